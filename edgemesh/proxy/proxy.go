@@ -57,7 +57,7 @@ func (p *Proxy) Sync(services []*view.Service) ([]Redirect, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, ErrClosed
+		return nil, fmt.Errorf("proxy: sync: %w", ErrClosed)
 	}
 	type want struct {
 		svc *view.Service
