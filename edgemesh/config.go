@@ -32,7 +32,7 @@ type Config struct {
 	// StateDir keeps the persisted service view.
 	StateDir string `json:"stateDir"`
 	// HealthAddr serves /metrics, /livez, /readyz and /status.
-	HealthAddr string `json:"healthAddr"`
+	HealthAddr string       `json:"healthAddr"`
 	DNS        DNSConfig    `json:"dns"`
 	Proxy      ProxyConfig  `json:"proxy"`
 	Tunnel     TunnelConfig `json:"tunnel"`
