@@ -102,35 +102,17 @@ func (h *Host) Do(f func() error) error {
 
 // DialContext opens a connection from inside the host's namespace.
 func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	var c net.Conn
-	err := h.Do(func() error {
-		var err error
-		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-		return err
-	})
-	return c, err
+	return in(h, func() (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, network, addr) })
 }
 
 // Listen opens a stream listener inside the host's namespace.
 func (h *Host) Listen(network, addr string) (net.Listener, error) {
-	var l net.Listener
-	err := h.Do(func() error {
-		var err error
-		l, err = net.Listen(network, addr)
-		return err
-	})
-	return l, err
+	return in(h, func() (net.Listener, error) { return net.Listen(network, addr) })
 }
 
 // ListenPacket opens a packet socket inside the host's namespace.
 func (h *Host) ListenPacket(network, addr string) (net.PacketConn, error) {
-	var c net.PacketConn
-	err := h.Do(func() error {
-		var err error
-		c, err = net.ListenPacket(network, addr)
-		return err
-	})
-	return c, err
+	return in(h, func() (net.PacketConn, error) { return net.ListenPacket(network, addr) })
 }
 
 func sh(name string, args ...string) error {
