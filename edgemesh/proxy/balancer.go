@@ -99,9 +99,12 @@ func (lb *balancer) pickIn(set *endpointSet, t int, client netip.Addr, ok func(*
 	return nil
 }
 
-// connected records a successful connect of client to b.
-func (lb *balancer) connected(client netip.Addr, b *backend) {
-	lb.out.success(b.addr)
+// connected records a successful connect of client to b; healthy says whether that proves
+// b healthy (a UDP "connect" proves nothing: the first reply does).
+func (lb *balancer) connected(client netip.Addr, b *backend, healthy bool) {
+	if healthy {
+		lb.out.success(b.addr)
+	}
 	if set := lb.set.Load(); set.affinity {
 		lb.affinity.put(client, b.addr, lb.now(), set.affinityTimeout)
 	}

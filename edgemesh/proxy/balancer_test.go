@@ -31,7 +31,7 @@ func counts(lb *balancer, n int, client func(i int) netip.Addr) map[string]int {
 			got["<nil>"]++
 			continue
 		}
-		lb.connected(c, b)
+		lb.connected(c, b, true)
 		got[b.ep.IP.String()]++
 	}
 	return got
@@ -114,14 +114,14 @@ func TestSessionAffinitySticksAndExpires(t *testing.T) {
 	lb := newTestBalancer(svc, clk)
 	a := netip.MustParseAddr("192.0.2.1")
 	first := lb.pick(a, nil)
-	lb.connected(a, first)
+	lb.connected(a, first, true)
 	for i := range 5 {
 		clk.Advance(50 * time.Second) // within the timeout since the last use
 		b := lb.pick(a, nil)
 		if b != first {
 			t.Fatalf("pick %d: got %s, want sticky %s", i, b.addr, first.addr)
 		}
-		lb.connected(a, b)
+		lb.connected(a, b, true)
 	}
 	// Another client still gets round robin.
 	if b := lb.pick(netip.MustParseAddr("192.0.2.2"), nil); b == first {

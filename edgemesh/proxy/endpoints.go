@@ -107,7 +107,7 @@ func (s *endpointSet) empty() bool {
 	return true
 }
 
-// has reports whether addr is a backend of the set, and returns it.
+// lookup returns the backend with address addr, or nil.
 func (s *endpointSet) lookup(addr netip.AddrPort) *backend {
 	for _, bs := range s.tiers {
 		for _, b := range bs {

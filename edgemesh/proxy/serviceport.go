@@ -54,15 +54,12 @@ func (sp *servicePort) connect(client netip.Addr) (net.Conn, *backend, error) {
 		c, err := sp.opts.Dial(ctx, b.ep, b.port, sp.key.proto)
 		cancel()
 		if err == nil {
-			sp.lb.connected(client, b)
+			sp.lb.connected(client, b, sp.key.proto == view.TCP)
 			return c, b, nil
 		}
 		errs = append(errs, fmt.Errorf("proxy: dial %s for %s: %w", b.addr, sp.name, err))
 		tried = append(tried, b.addr)
-		if d, ejected := sp.lb.failed(b); ejected {
-			sp.m.ejections.Inc()
-			sp.log.Info("Endpoint ejected after consecutive connect failures", "endpoint", b.addr, "for", d)
-		}
+		sp.failed(b)
 		if sp.ctx.Err() != nil {
 			break
 		}
@@ -71,6 +68,14 @@ func (sp *servicePort) connect(client netip.Addr) (net.Conn, *backend, error) {
 		return nil, nil, fmt.Errorf("proxy: connect %s: %w", sp.name, ErrNoEndpoints)
 	}
 	return nil, nil, errors.Join(errs...)
+}
+
+// failed records a connect failure of b, which may eject it.
+func (sp *servicePort) failed(b *backend) {
+	if d, ejected := sp.lb.failed(b); ejected {
+		sp.m.ejections.Inc()
+		sp.log.Info("Endpoint ejected after consecutive connect failures", "endpoint", b.addr, "for", d)
+	}
 }
 
 // countFailure counts a failed connect by its cause.

@@ -20,6 +20,10 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 
 type closeWriter interface{ CloseWrite() error }
 
+// noSplice makes copyConn use the buffered path even between two *net.TCPConn; the
+// benchmark flips it to compare both paths.
+var noSplice atomic.Bool
+
 // splice copies both ways between client and backend until both directions end, then
 // closes both. A clean EOF on one side is passed on as a half-close (CloseWrite) when the
 // other side supports it; an error, or a side without CloseWrite, tears the pair down.
@@ -67,7 +71,9 @@ func copyIdle(dst, src net.Conn, idle time.Duration, st *idleState, dir int) (in
 	var total int64
 	for {
 		if err := src.SetReadDeadline(time.Now().Add(idle)); err != nil {
-			return total, err
+			// A conn without deadlines (some tunnel streams): no idle timeout for it.
+			n, err := copyConn(dst, src)
+			return total + n, err
 		}
 		n, err := copyConn(dst, src)
 		total += n
@@ -90,7 +96,7 @@ func copyIdle(dst, src net.Conn, idle time.Duration, st *idleState, dir int) (in
 func copyConn(dst, src net.Conn) (int64, error) {
 	_, dt := dst.(*net.TCPConn)
 	_, st := src.(*net.TCPConn)
-	if dt && st {
+	if dt && st && !noSplice.Load() {
 		return io.Copy(dst, src)
 	}
 	bp := copyBufs.Get().(*[]byte)

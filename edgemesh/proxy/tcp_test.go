@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -236,5 +237,34 @@ func TestRedirectsAndPortRange(t *testing.T) {
 	}
 	if got := p.Redirects(); len(got) != 3 {
 		t.Errorf("Redirects() = %v, want the 3 that opened", got)
+	}
+}
+
+// Sockets come from the injected openers; a port that fails to open is reported and
+// retried by the next Sync.
+func TestInjectedListenerAndRetry(t *testing.T) {
+	fail := true
+	opened := 0
+	listen := func(addr netip.AddrPort) (net.Listener, error) {
+		if fail {
+			return nil, errors.New("no sockets today")
+		}
+		opened++
+		return net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr))
+	}
+	p, _ := newTestProxy(t, Options{ListenTCP: listen})
+	b := newTCPBackend(t, "b", nil)
+	svc := service("web", view.TCP, 80, ep("127.0.0.1", b.port, "n1"))
+	rs, err := p.Sync([]*view.Service{svc})
+	if err == nil || !strings.Contains(err.Error(), "default/web:80") || len(rs) != 0 {
+		t.Fatalf("Sync with a failing opener = %v, %v", rs, err)
+	}
+	fail = false
+	port := syncOne(t, p, svc)
+	if opened != 1 {
+		t.Errorf("opener called %d times", opened)
+	}
+	if got := readLine(t, dialProxy(t, port)); got != "b" {
+		t.Errorf("got %q", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -171,10 +172,17 @@ func (sp *servicePort) runFlow(f *udpFlow) {
 	bp := udpBufs.Get().(*[]byte)
 	defer udpBufs.Put(bp)
 	buf := *bp
-	for {
+	for replied := false; ; replied = true {
 		n, err := c.Read(buf)
 		if err != nil {
+			// ICMP port unreachable: nothing listens there. It is UDP's connect failure.
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				sp.failed(b)
+			}
 			return
+		}
+		if !replied {
+			sp.lb.out.success(b.addr)
 		}
 		f.touch()
 		if _, err := sp.udp.pc.WriteToUDPAddrPort(buf[:n], f.client); err == nil {

@@ -201,3 +201,36 @@ func TestCloseIsIdempotentAndFinal(t *testing.T) {
 		t.Errorf("Sync after Close: %v", err)
 	}
 }
+
+// A UDP endpoint where nothing listens answers with ICMP port unreachable: its flows count
+// as connect failures and it gets ejected.
+func TestUDPRefusedEndpointEjected(t *testing.T) {
+	live := newUDPBackend(t, "live")
+	dead, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadPort := uint16(dead.LocalAddr().(*net.UDPAddr).Port)
+	dead.Close()
+	p, _ := newTestProxy(t, Options{})
+	port := syncOne(t, p, service("dns", view.UDP, 53, ep("127.0.0.1", deadPort, "n1"), ep("127.0.0.1", live.port, "n1")))
+	ask := func() bool {
+		c := udpClient(t)
+		c.WriteToUDPAddrPort([]byte("q"), netip.AddrPortFrom(loopback, port))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, _, err := c.ReadFromUDPAddrPort(make([]byte, 64))
+		c.Close()
+		return err == nil
+	}
+	for range 8 {
+		ask()
+	}
+	waitFor(t, "ejection", func() bool {
+		return testutil.ToFloat64(p.m.ejections.WithLabelValues("default/dns:53")) == 1
+	})
+	for i := range 5 {
+		if !ask() {
+			t.Errorf("client %d unanswered with the dead endpoint ejected", i)
+		}
+	}
+}
