@@ -1,12 +1,11 @@
-# Outpost: the README's two commands are `make lab` (the main job until the mesh demo lands)
-# and `make test`. Both install what they need on a fresh Debian 12 machine (as root).
+# Outpost: the README's two commands are `make demo` (the main job) and `make test`. Both install what they need on a fresh Debian 12 machine (as root).
 
 GO        ?= go
 GOFLAGS   ?=
 # Integration tests run as root in network namespaces with the real control plane.
 ITAGS     := integration
 
-.PHONY: all deps k8s build lab lab-clean test unit integration vet fmt-check
+.PHONY: all deps k8s build demo lab lab-clean test unit integration vet fmt-check
 
 all: build
 
@@ -18,6 +17,11 @@ k8s:
 
 build:
 	$(GO) build ./...
+
+# The mesh across NAT'd sites: KEEP=1 leaves it up, VERBOSE=1 shows every process's log.
+demo: deps k8s
+	$(GO) build -o _output/bin/demo ./test/cmd/demo
+	_output/bin/demo
 
 lab: deps k8s
 	$(GO) build -o _output/bin/lab ./test/cmd/lab

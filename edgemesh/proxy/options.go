@@ -163,5 +163,5 @@ func listenTCP(addr netip.AddrPort) (net.Listener, error) {
 }
 
 func listenUDP(addr netip.AddrPort) (PacketConn, error) {
-	return net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	return listenPktinfo(addr)
 }
