@@ -2,6 +2,7 @@ package edgemesh
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -34,5 +35,20 @@ func TestParseConfig(t *testing.T) {
 		if _, err := ParseConfig([]byte(bad)); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: error %v, want ErrConfig", name, err)
 		}
+	}
+}
+
+// TestManifestConfigParses: the configuration the DaemonSet ships is valid.
+func TestManifestConfigParses(t *testing.T) {
+	b, err := os.ReadFile("../manifests/edgemesh/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Proxy.CoexistWithKubeProxy || c.DNS.NodeLocalIP != "169.254.96.16" {
+		t.Fatalf("manifest config: %+v", c)
 	}
 }
