@@ -65,10 +65,47 @@ type Site struct {
 	loss float64 // current SetLoss share
 }
 
+// switchName is the namespace of the public bridge; no host may take it.
+const switchName = "pub"
+
+// validate refuses names that would collide: namespace and interface names derive from them.
+func (t Topology) validate() error {
+	seen := map[string]bool{switchName: true}
+	claim := func(name string) error {
+		if name == "" || len(name) > 12 {
+			return fmt.Errorf("lab: node name %q: want 1 to 12 characters", name)
+		}
+		if seen[name] {
+			return fmt.Errorf("lab: node name %q is taken (%q names the public switch)", name, switchName)
+		}
+		seen[name] = true
+		return nil
+	}
+	for _, p := range t.Public {
+		if err := claim(p); err != nil {
+			return err
+		}
+	}
+	for _, s := range t.Sites {
+		if err := claim(s.Name + "-r"); err != nil {
+			return err
+		}
+		for j := 0; j < s.Hosts; j++ {
+			if err := claim(fmt.Sprintf("%s%d", s.Name, j+1)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // NewNetwork builds the topology. It is removed at the run's Close.
 func (r *Run) NewNetwork(t Topology) (*Network, error) {
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
 	n := &Network{Public: map[string]*Host{}, Sites: map[string]*Site{}}
-	sw, err := r.newHost("pub")
+	sw, err := r.newHost(switchName)
 	if err != nil {
 		return nil, err
 	}

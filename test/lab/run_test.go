@@ -55,3 +55,22 @@ func devNull(t *testing.T) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+func TestTopologyValidate(t *testing.T) {
+	good := Topology{Public: []string{"cloud", "relay"}, Sites: []SiteSpec{{Name: "a", NAT: EasyNAT, Hosts: 2}}}
+	if err := good.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]Topology{
+		"switch name":    {Public: []string{"pub"}},
+		"duplicate":      {Public: []string{"x", "x"}},
+		"host collides":  {Public: []string{"a1"}, Sites: []SiteSpec{{Name: "a", Hosts: 1}}},
+		"too long":       {Public: []string{"averyveryverylongname"}},
+		"empty":          {Public: []string{""}},
+		"router collide": {Public: []string{"b-r"}, Sites: []SiteSpec{{Name: "b"}}},
+	} {
+		if err := bad.validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
