@@ -236,3 +236,51 @@ func TestMesh(t *testing.T) {
 		}
 	})
 }
+
+// TestMeshFromPod: traffic of a pod on a node (its own network namespace behind a veth, as CNI
+// makes it) reaches services through the node's agent: PREROUTING, not OUTPUT.
+func TestMeshFromPod(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	run := lab.ForTest(t)
+	bin := filepath.Join(run.Dir, "bin")
+	if err := meshlab.Build(bin); err != nil {
+		t.Fatal(err)
+	}
+	m, err := meshlab.Start(ctx, run, meshlab.Options{Bin: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.StartPod("b1", "pod-b1"); err != nil {
+		t.Fatal(err)
+	}
+	web, err := m.AddService(ctx, meshlab.Service{Namespace: "shop", Name: "web", Protocol: corev1.ProtocolTCP, Port: 80, PodPort: 8080, Endpoints: []string{"b1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo, err := m.AddService(ctx, meshlab.Service{Namespace: "shop", Name: "echo", Protocol: corev1.ProtocolUDP, Port: 53, PodPort: 9053, Endpoints: []string{"b1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"a1", "b1"} {
+		if err := m.StartAgent(ctx, h, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod, err := run.AddPod(m.Net.Host("a1"), "a1pod", net.ParseIP("10.244.1.10"), net.ParseIP("10.244.1.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, _, err := meshlab.Lookup(ctx, pod, "web.shop.svc.cluster.local")
+	if err != nil || ip.String() != web {
+		t.Fatalf("DNS from a pod on a1 through the node-local address: %v, %v (want %s)", ip, err, web)
+	}
+	body, err := meshlab.HTTPGet(ctx, pod, net.JoinHostPort(web, "80"))
+	if err != nil || !strings.Contains(body, "pod-b1") {
+		t.Fatalf("TCP from a pod on a1: %q, %v", body, err)
+	}
+	reply, err := meshlab.UDPCall(ctx, pod, net.JoinHostPort(echo, "53"), "ping")
+	if err != nil || !strings.HasPrefix(reply, "pod-b1") {
+		t.Fatalf("UDP from a pod on a1: %q, %v", reply, err)
+	}
+}
