@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -165,5 +166,66 @@ func TestThousandStreams(t *testing.T) {
 	t.Logf("%d concurrent streams echoed in %v", n, time.Since(start))
 	for s := range streams {
 		_ = s.Close()
+	}
+}
+
+// TestPeerRestart: a peer agent shuts down and comes back (new socket, new allocation, same
+// name); both directions reconnect.
+func TestPeerRestart(t *testing.T) {
+	ca := newCA(t)
+	r := startRelay(t, ca, "relay-1", nil)
+	a := startAgent(t, testAgentOptions(t, ca, "node-a", r))
+	serveEcho(a)
+	ob := testAgentOptions(t, ca, "node-b", r)
+	b := startAgent(t, ob)
+	serveEcho(b)
+	waitRelaysUp(t, a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	echoOnce(t, ctx, a, "node-b", "1", "before")
+	_ = b.Close()
+	eventually(t, 5*time.Second, func() bool { return peerStatus(a, "node-b").Path == PathNone }, "peer gone")
+
+	ob.Registerer = nil
+	b2 := startAgent(t, ob)
+	serveEcho(b2)
+	waitRelaysUp(t, b2)
+	start := time.Now()
+	echoOnce(t, ctx, a, "node-b", "2", "after restart")
+	t.Logf("reconnected to the restarted peer in %v", time.Since(start))
+	echoOnce(t, ctx, b2, "node-a", "3", "and back")
+}
+
+// TestDialErrors: the sentinel errors callers decide on.
+func TestDialErrors(t *testing.T) {
+	ca := newCA(t)
+	r := startRelay(t, ca, "relay-1", nil)
+	a := startAgent(t, testAgentOptions(t, ca, "node-a", r))
+	waitRelaysUp(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := a.Dial(ctx, "node-nowhere", nil); !errors.Is(err, ErrNoPath) {
+		t.Errorf("dial to an unknown node = %v, want ErrNoPath", err)
+	}
+	if _, err := a.Dial(context.Background(), "node-a", nil); !errors.Is(err, ErrSelf) {
+		t.Errorf("dial to self = %v, want ErrSelf", err)
+	}
+	if _, err := a.Dial(context.Background(), "node-b", make([]byte, 70000)); !errors.Is(err, ErrHeaderTooLarge) {
+		t.Errorf("dial with a huge header = %v, want ErrHeaderTooLarge", err)
+	}
+	n, err := New(testAgentOptions(t, ca, "node-n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Dial(context.Background(), "node-a", nil); !errors.Is(err, ErrNotStarted) {
+		t.Errorf("dial before Start = %v, want ErrNotStarted", err)
+	}
+	_ = n.Close()
+	_ = a.Close()
+	if _, err := a.Accept(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("accept after Close = %v, want ErrClosed", err)
+	}
+	if err := a.Start(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("start after Close = %v, want ErrClosed", err)
 	}
 }

@@ -53,6 +53,7 @@ type peer struct {
 	lastICE      pathInfo // candidate types of the last successful ICE, for accepted conns
 
 	punch       *punchSession
+	unanswered  int           // offers in a row the peer did not answer
 	punchWait   time.Duration // current backoff
 	retry       *time.Timer
 	lastRequest time.Time
@@ -156,7 +157,22 @@ func (p *peer) detach(pc *pconn) {
 	var appErr *quic.ApplicationError
 	peerLeft := errors.As(err, &appErr) && appErr.Remote && appErr.ErrorCode == errCodeClosing
 	p.a.log.V(1).Info("Peer connection down", "peer", p.name, "path", pc.path.kind, "relay", pc.path.relay, "err", err)
-	if closed || peerLeft {
+	if closed {
+		return
+	}
+	if peerLeft {
+		// The peer agent shut down: its session and allocations are gone with it. Forget
+		// them so that a later Dial starts afresh (a restarted peer has new ones).
+		p.mu.Lock()
+		s := p.punch
+		p.punch = nil
+		if !remaining {
+			p.relayAddrs = map[string]*net.UDPAddr{}
+		}
+		p.mu.Unlock()
+		if s != nil {
+			s.close()
+		}
 		return
 	}
 	if pc.path.kind == PathDirect && !p.a.opts.DisableDirect {

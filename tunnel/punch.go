@@ -72,11 +72,14 @@ func (a *Agent) stunURLs() []*stun.URI {
 	return urls
 }
 
+// maxUnanswered is how many offers in a row may go unanswered before a peer without
+// connections is no longer reconnected by itself.
+const maxUnanswered = 5
+
 // Session replacement policies for startSession.
 const (
 	keepSession       = iota // start one only if none is in flight
 	replaceUnanswered        // also replace one the peer has not answered (offer lost?)
-	replaceAny               // the peer asked again: it has lost our session
 )
 
 // startSession (controlling side) sends a new offer unless one is in flight (see policies).
@@ -84,7 +87,7 @@ func (p *peer) startSession(policy int) {
 	a := p.a
 	p.mu.Lock()
 	if cur := p.punch; p.closed || (cur != nil && cur.ctx.Err() == nil &&
-		(policy == keepSession || (policy == replaceUnanswered && cur.answered))) {
+		(policy == keepSession || cur.answered)) {
 		p.mu.Unlock()
 		return
 	}
@@ -92,18 +95,19 @@ func (p *peer) startSession(policy int) {
 	withICE := !a.opts.DisableDirect && p.direct == nil
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.PunchTimeout+a.opts.HandshakeTimeout)
 	s := &punchSession{id: randID(), ctx: ctx, cancel: cancel}
-	p.punch = s
-	p.mu.Unlock()
-	if old != nil {
-		old.close()
-	}
 	sig := &signal{Kind: kindOffer, Session: s.id, Relays: a.relayAddrs()}
 	if withICE {
+		// Under p.mu, so that s.agent is set before anyone can see s.
 		if err := p.prepareICE(s); err != nil {
 			a.log.Error(err, "Creating ICE agent", "peer", p.name)
 		} else {
 			sig.Ufrag, sig.Pwd, _ = s.agent.GetLocalUserCredentials()
 		}
+	}
+	p.punch = s
+	p.mu.Unlock()
+	if old != nil {
+		old.close()
 	}
 	if err := a.sendSignal(p.name, sig); err != nil {
 		a.log.V(1).Info("Cannot offer", "peer", p.name, "err", err)
@@ -121,6 +125,13 @@ func (p *peer) startSession(policy int) {
 		<-ctx.Done()
 		p.mu.Lock()
 		unanswered := p.punch == s && !s.answered
+		if unanswered {
+			// A peer that never answers is gone (or not registered anywhere): stop
+			// chasing it after a while; the next Dial or request starts again.
+			if p.unanswered++; p.unanswered >= maxUnanswered && p.relay == nil && p.direct == nil {
+				p.wanted = false
+			}
+		}
 		p.mu.Unlock()
 		if unanswered && a.ctx.Err() == nil {
 			s.close()
@@ -196,6 +207,7 @@ func (p *peer) onAnswer(sig *signal) {
 		return
 	}
 	s.answered = true
+	p.unanswered = 0
 	pending := p.pending[s.id]
 	p.pending = map[string][]string{}
 	p.mu.Unlock()

@@ -105,7 +105,7 @@ func (l *relayLink) session() error {
 	w := client.Welcome()
 	// The session ends before the TURN credentials expire, so that allocations are always
 	// refreshed with valid ones.
-	lifetime := time.Until(w.Expires) * 9 / 10
+	lifetime := max(time.Until(w.Expires)*9/10, time.Minute) // a skewed clock must not spin
 	sctx, scancel := context.WithTimeout(a.ctx, lifetime)
 	defer scancel()
 

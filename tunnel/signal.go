@@ -79,7 +79,9 @@ func (a *Agent) handleMessage(l *relayLink, m *relay.Message) {
 			p.mu.Lock()
 			p.wanted = true
 			p.mu.Unlock()
-			p.startSession(replaceAny)
+			// Not replaceAny: a controlled side that keeps asking while we punch would
+			// otherwise restart ICE every time; a stale answered session fails by itself.
+			p.connectPolicy(replaceUnanswered)
 		}
 	case kindOffer:
 		if !p.controlling {

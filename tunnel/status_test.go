@@ -24,7 +24,10 @@ func TestStatusAndMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	echoOnce(t, ctx, a, "node-b", "x", "y")
-	eventually(t, 10*time.Second, func() bool { return peerStatus(a, "node-b").Path == PathDirect }, "direct")
+	eventually(t, 10*time.Second, func() bool {
+		st := peerStatus(a, "node-b")
+		return st.Path == PathDirect && st.RelayStandby
+	}, "direct with relay standby")
 	echoOnce(t, ctx, a, "node-b", "x", "y")
 
 	// JSON handler.

@@ -124,3 +124,22 @@ func TestVNetSymmetric(t *testing.T) {
 		t.Fatalf("path = %s", s.Path())
 	}
 }
+
+// TestVNetFullConeSymmetric: one full-cone and one symmetric NAT: the symmetric side's checks
+// reach the full-cone side's server-reflexive address from a new mapping, which ICE learns as
+// a peer-reflexive candidate, so the direct path works.
+func TestVNetFullConeSymmetric(t *testing.T) {
+	a := runVNet(t, fullCone, symmetric)
+	eventually(t, 15*time.Second, func() bool { return peerStatus(a, "node-b").Path == PathDirect }, "direct path")
+	t.Logf("status %+v", peerStatus(a, "node-b"))
+}
+
+// TestVNetPortRestricted: both sites behind port-restricted cone NATs (endpoint-independent
+// mapping, address-and-port-dependent filtering: Linux MASQUERADE, the lab's "easy" NAT).
+// Both sides' checks open their own NAT for the other's srflx address: direct.
+func TestVNetPortRestricted(t *testing.T) {
+	portRestricted := &vnet.NATType{Mode: vnet.NATModeNormal, MappingBehavior: vnet.EndpointIndependent, FilteringBehavior: vnet.EndpointAddrPortDependent}
+	a := runVNet(t, portRestricted, portRestricted)
+	eventually(t, 15*time.Second, func() bool { return peerStatus(a, "node-b").Path == PathDirect }, "direct path")
+	t.Logf("status %+v", peerStatus(a, "node-b"))
+}

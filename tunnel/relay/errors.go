@@ -13,6 +13,9 @@ var (
 	ErrUnauthenticated = errors.New("relay: peer is not an authenticated node")
 	// ErrPeerOffline means a signal's addressee has no session on this relay.
 	ErrPeerOffline = errors.New("relay: peer offline")
+	// ErrRateLimited means a session sent signals faster than the relay allows; the signal
+	// was dropped.
+	ErrRateLimited = errors.New("relay: signal rate limited")
 	// ErrClosed means the client or server was closed.
 	ErrClosed = errors.New("relay: closed")
 )

@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer, allocations func() float64) *metrics 
 		}, []string{"result"}),
 		signals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "outpost", Subsystem: "relay", Name: "signals_total",
-			Help: "Signals by result (delivered, offline).",
+			Help: "Signals by result (delivered, offline, rate_limited).",
 		}, []string{"result"}),
 		frameErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "outpost", Subsystem: "relay", Name: "frame_errors_total",

@@ -41,6 +41,11 @@ type Options struct {
 	// only talk to other allocations on this relay (PublicIP), which is all agents need, so
 	// the relay cannot be abused as an open UDP proxy.
 	AllowExternalPeers bool
+	// SignalRate and SignalBurst bound the signals one session may send per second (token
+	// bucket); signals beyond it are answered with an error frame and dropped, the session
+	// stays. Defaults 200/s and 400 (an ICE exchange is about a dozen signals).
+	SignalRate  float64
+	SignalBurst int
 	// MaxFrameSize bounds a signalling frame's payload. Default DefaultMaxFrameSize.
 	MaxFrameSize int
 	// HandshakeTimeout bounds the TLS handshake of a signalling session. Default 10s.
@@ -74,6 +79,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.CredentialTTL == 0 {
 		o.CredentialTTL = 24 * time.Hour
+	}
+	if o.SignalRate == 0 {
+		o.SignalRate = 200
+	}
+	if o.SignalBurst == 0 {
+		o.SignalBurst = 400
 	}
 	if o.MaxFrameSize == 0 {
 		o.MaxFrameSize = DefaultMaxFrameSize

@@ -269,3 +269,49 @@ func TestClientFrameLimit(t *testing.T) {
 		t.Fatalf("ReadFrame = %v", err)
 	}
 }
+
+// TestRateLimit: a session flooding signals gets error frames for the excess and stays up.
+func TestRateLimit(t *testing.T) {
+	ca, err := pki.NewCA("test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := ca.Issue(pki.CertSpec{CommonName: "relay", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	srv, err := NewServer(Options{
+		SignalAddr: "127.0.0.1:0", TURNAddr: "127.0.0.1:0", Cert: kp.TLSCertificate(), Roots: ca.Pool(),
+		SignalRate: 1, SignalBurst: 3, Logger: ktesting.NewLogger(t, ktesting.NewConfig()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	f := &fixture{ca: ca, srv: srv}
+	a, err := f.client(t, ca, "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, res := run(a)
+	for i := range 5 {
+		if err := a.Send(&Message{Type: TypeSignal, ID: string(rune('0' + i)), To: "node-nobody"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offline, limited := 0, 0
+	for range 5 {
+		m := <-msgs
+		switch m.Error {
+		case ErrPeerOffline.Error():
+			offline++
+		case ErrRateLimited.Error():
+			limited++
+		}
+	}
+	if offline != 3 || limited != 2 {
+		t.Fatalf("offline %d, rate limited %d; want 3 and 2", offline, limited)
+	}
+	_ = a.Close()
+	<-res
+}

@@ -11,16 +11,18 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/outpostmesh/outpost/pki"
 )
 
 // session is one authenticated agent's signalling connection.
 type session struct {
-	node string
-	conn *tls.Conn
-	wmu  sync.Mutex
-	once sync.Once
+	node    string
+	limiter *rate.Limiter
+	conn    *tls.Conn
+	wmu     sync.Mutex
+	once    sync.Once
 }
 
 func (ss *session) close() { ss.once.Do(func() { _ = ss.conn.Close() }) }
@@ -53,7 +55,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	}
 	s.metrics.handshakes.WithLabelValues("ok").Inc()
 	log = log.WithValues("node", node)
-	ss := &session{node: node, conn: tc}
+	ss := &session{node: node, conn: tc, limiter: rate.NewLimiter(rate.Limit(s.opts.SignalRate), s.opts.SignalBurst)}
 
 	user, pass, err := turn.GenerateLongTermTURNRESTCredentials(string(s.opts.TURNSecret), node, s.opts.CredentialTTL)
 	if err != nil {
@@ -141,6 +143,12 @@ func (s *Server) readLoop(ss *session) error {
 			err = ss.send(&Message{Type: TypePong}, s.opts.WriteTimeout, s.opts.MaxFrameSize)
 		case TypePong:
 		case TypeSignal:
+			if !ss.limiter.Allow() {
+				s.metrics.signals.WithLabelValues("rate_limited").Inc()
+				err = ss.send(&Message{Type: TypeError, ID: m.ID, To: m.To, Error: ErrRateLimited.Error()},
+					s.opts.WriteTimeout, s.opts.MaxFrameSize)
+				break
+			}
 			err = s.forward(ss, m)
 		default:
 			err = fmt.Errorf("%w: agents may not send %q", ErrMalformedFrame, m.Type)
