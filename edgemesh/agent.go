@@ -143,24 +143,27 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	}
 
 	if a.cfg.Proxy.Enabled {
-		site := a.cfg.Site
-		if site == "" {
-			site = a.store.SiteOf(a.cfg.NodeName)
-		}
 		if a.proxy, err = proxy.New(proxy.Options{
 			NodeName:       a.cfg.NodeName,
-			Site:           site,
+			Site:           a.cfg.Site,
 			SiteOf:         a.store.SiteOf,
 			Dial:           a.dialEndpoint,
 			ConnectTimeout: a.cfg.Proxy.ConnectTimeout.Duration,
 			Retries:        a.cfg.Proxy.Retries,
 			UDPIdleTimeout: a.cfg.Proxy.UDPIdleTimeout.Duration,
+			FastPath:       a.cfg.Proxy.FastPath,
 			Registerer:     a.reg,
 			Logger:         a.log.WithName("proxy"),
 		}); err != nil {
 			return err
 		}
 		stops = append(stops, a.proxy.Close)
+		if a.cfg.Proxy.FastPath {
+			// Pods' fast-path connections to other hosts of the site are forwarded.
+			if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+				a.log.Error(err, "Cannot enable IP forwarding: pods' fast-path connections to other hosts will fail")
+			}
+		}
 		if a.rules != nil {
 			stops = append(stops, a.rules.Cleanup)
 		}

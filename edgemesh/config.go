@@ -67,6 +67,10 @@ type ProxyConfig struct {
 	UDPIdleTimeout Duration `json:"udpIdleTimeout"`
 	// CoexistWithKubeProxy leaves the services kube-proxy handles to kube-proxy.
 	CoexistWithKubeProxy bool `json:"coexistWithKubeProxy"`
+	// FastPath lets the kernel carry connections to services whose best endpoints are on
+	// this node or this site (round robin, no session affinity): DNAT instead of the proxy.
+	// It turns on IP forwarding, as kube-proxy needs too.
+	FastPath bool `json:"fastPath"`
 }
 
 // TunnelConfig configures peer tunnels.
@@ -104,6 +108,7 @@ func NewDefaultConfig() *Config {
 			ConnectTimeout: Duration{2 * time.Second},
 			Retries:        2,
 			UDPIdleTimeout: Duration{60 * time.Second},
+			FastPath:       true,
 		},
 		Tunnel: TunnelConfig{
 			Enabled:      true,

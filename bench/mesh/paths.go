@@ -12,12 +12,13 @@ import (
 
 // Path keys (JSON and ratios).
 const (
-	keyDirectLAN = "direct-lan"  // a1 → a2:5201
-	keyHopLAN    = "hop-lan"     // a1 → 127.0.0.1:7001 → minimal splice proxy → a2
-	keyMeshLAN   = "mesh-lan"    // a1 → ClusterIP → agent a1 → a2
-	keyQUIC      = "quic-plain"  // quic-go a1 → public host, plain UDP sockets
-	keyMeshDir   = "mesh-direct" // a1 → ClusterIP → agent a1 ⇒ QUIC direct ⇒ agent c1 → c1
-	keyMeshRelay = "mesh-relay"  // a1 → ClusterIP → agent a1 ⇒ QUIC via relay ⇒ agent b1 → b1
+	keyDirectLAN = "direct-lan"     // a1 → a2:5201
+	keyHopLAN    = "hop-lan"        // a1 → 127.0.0.1:7001 → minimal splice proxy → a2
+	keyMeshLAN   = "mesh-lan"       // a1 → ClusterIP → a1's fast-path DNAT (kernel) → a2
+	keyMeshProxy = "mesh-lan-proxy" // a1 → ClusterIP → agent a1's proxy → a2 (fast path off)
+	keyQUIC      = "quic-plain"     // quic-go a1 → public host, plain UDP sockets
+	keyMeshDir   = "mesh-direct"    // a1 → ClusterIP → agent a1 ⇒ QUIC direct ⇒ agent c1 → c1
+	keyMeshRelay = "mesh-relay"     // a1 → ClusterIP → agent a1 ⇒ QUIC via relay ⇒ agent b1 → b1
 )
 
 // pathUnderTest is one way from a1 to a sink server.
@@ -69,8 +70,11 @@ func (w *world) paths(ctx context.Context, c config, say func(string, ...any), r
 		{res: pathResult{Key: keyHopLAN, Label: "minimal splice proxy a1 → 127.0.0.1 → a2 (hop floor)"},
 			open: tcpOpener(a1, hopAddr), cpsHost: a1, cpsAddr: hopAddr, cpsDur: c.CPS,
 			watch: []*lab.Process{w.hop}},
-		{res: pathResult{Key: keyMeshLAN, Label: "mesh a1 → ClusterIP → a2 (same site)"},
+		{res: pathResult{Key: keyMeshLAN, Label: "mesh a1 → ClusterIP → a2 (same site, kernel fast path)"},
 			open: tcpOpener(a1, w.serviceAddr("a2")), cpsHost: a1, cpsAddr: w.serviceAddr("a2"), cpsDur: c.CPS,
+			watch: []*lab.Process{ag["a1"]}, agents: []string{"a1"}},
+		{res: pathResult{Key: keyMeshProxy, Label: "mesh a1 → ClusterIP → agent proxy → a2 (same site, fast path off)"},
+			open: tcpOpener(a1, w.proxiedAddr()), cpsHost: a1, cpsAddr: w.proxiedAddr(), cpsDur: c.CPS,
 			watch: []*lab.Process{ag["a1"]}, agents: []string{"a1"}},
 		{res: pathResult{Key: keyQUIC, Label: "quic-go plain UDP a1 → public host (ceiling)"},
 			open: quicOpen, cross: true},

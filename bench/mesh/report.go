@@ -78,7 +78,7 @@ func (r *results) finish() {
 		r.AgentA1.ProxiedBytes += p.One.Bytes + p.Many.Bytes
 		cpu := p.One.AgentCPUSec["agent-a1"] + p.Many.AgentCPUSec["agent-a1"]
 		b := float64(p.One.Bytes+p.Many.Bytes) / 1e9
-		if p.Key == keyMeshLAN {
+		if p.Key == keyMeshLAN || p.Key == keyMeshProxy {
 			cpuSame, bSame = cpuSame+cpu, bSame+b
 		} else {
 			cpuCross, bCross = cpuCross+cpu, bCross+b
@@ -115,7 +115,11 @@ func (r *results) finish() {
 			add(fmt.Sprintf("same site, conn/s %d clients, mesh / direct", m.CPSN.Clients), m.CPSN.PerSec/d.CPSN.PerSec, "×", "", false)
 		}
 	}
-	if m, h := r.path(keyMeshLAN), r.path(keyHopLAN); m != nil && h != nil {
+	if m, d := r.path(keyMeshProxy), r.path(keyDirectLAN); m != nil && d != nil && d.One.Gbps > 0 && d.RTT.N > 0 && m.RTT.N > 0 {
+		add("same site, fast path off: throughput 1 conn, proxy / direct", m.One.Gbps/d.One.Gbps, "×", "", false)
+		add("same site, fast path off: added latency p50 (proxy − direct)", m.RTT.P50-d.RTT.P50, "µs", "", false)
+	}
+	if m, h := r.path(keyMeshProxy), r.path(keyHopLAN); m != nil && h != nil {
 		if h.One.Gbps > 0 && h.Many.Gbps > 0 {
 			add("same site, throughput 1 conn, mesh / minimal hop", m.One.Gbps/h.One.Gbps, "×", "", false)
 			add(fmt.Sprintf("same site, throughput %d conns, mesh / minimal hop", m.Many.Conns), m.Many.Gbps/h.Many.Gbps, "×", "", false)

@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/outpostmesh/outpost/edgemesh/view"
 	"github.com/outpostmesh/outpost/pki"
 	"github.com/outpostmesh/outpost/test/lab"
 	"github.com/outpostmesh/outpost/test/meshlab"
@@ -90,6 +91,14 @@ func newWorld(ctx context.Context, r *lab.Run, logf func(string, ...any)) (*worl
 		}
 		w.clusterIP[h] = ip
 	}
+	// The same endpoint once more, with the kernel fast path turned off: the proxy's own cost.
+	ip, err := m.AddService(ctx, meshlab.Service{Namespace: "bench", Name: "sink-a2-proxy",
+		Protocol: corev1.ProtocolTCP, Port: servicePort, PodPort: sinkPort, Endpoints: []string{"a2"},
+		Annotations: map[string]string{view.FastPathAnnotation: "false"}})
+	if err != nil {
+		return nil, err
+	}
+	w.clusterIP["a2-proxy"] = ip
 	for _, h := range agentHosts {
 		if err := m.StartAgent(ctx, h, true); err != nil {
 			return nil, err
@@ -111,6 +120,11 @@ func tcpOpener(h *lab.Host, addr string) opener {
 		}
 		return c.(*net.TCPConn), nil
 	}
+}
+
+// proxiedAddr is the ClusterIP:port of a2's Service with the fast path turned off.
+func (w *world) proxiedAddr() string {
+	return net.JoinHostPort(w.clusterIP["a2-proxy"], strconv.Itoa(servicePort))
 }
 
 // serviceAddr is the ClusterIP:port of the Service whose endpoint is on host.

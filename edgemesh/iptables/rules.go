@@ -2,6 +2,8 @@ package iptables
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +24,15 @@ const (
 	KubeServicesChain = "KUBE-SERVICES"
 
 	jumpComment = "outpost service portals"
+
+	// PostroutingChain masquerades connections the fast path DNATed, so that an endpoint on
+	// another host of the site answers through this node (the client may be a pod whose
+	// address the endpoint's host cannot route back to).
+	PostroutingChain = "OUTPOST-POSTROUTING"
+	// fastPathMark marks fast-path connections for PostroutingChain; kube-proxy uses
+	// 0x4000 and 0x8000, so this bit is ours.
+	fastPathMark = "0x40000/0x40000"
+	postComment  = "outpost fast path masquerade"
 )
 
 // genChains are the two generation chains Sync alternates between.
@@ -63,16 +74,41 @@ func buildRules(opts Options, rs []Redirect) ([][]string, error) {
 		if ip.Is6() {
 			bits = 128
 		}
-		rules = append(rules, []string{
-			"-d", ip.String() + "/" + strconv.Itoa(bits),
-			"-p", proto, "-m", proto, "--dport", strconv.Itoa(int(r.Port)),
-			"-j", "REDIRECT", "--to-ports", strconv.Itoa(int(r.ProxyPort)),
-		})
+		match := []string{"-d", ip.String() + "/" + strconv.Itoa(bits), "-p", proto, "-m", proto, "--dport", strconv.Itoa(int(r.Port))}
+		if len(r.Direct) > 0 {
+			rules = append(rules, directRules(match, r.Direct)...)
+			continue
+		}
+		rules = append(rules, append(match, "-j", "REDIRECT", "--to-ports", strconv.Itoa(int(r.ProxyPort))))
 	}
 	if len(errs) > 0 {
 		return rules, fmt.Errorf("iptables: %d invalid redirects, first: %w", len(errs), errs[0])
 	}
 	return rules, nil
+}
+
+// directRules mark a fast-path connection and DNAT it to one of eps with equal chances: the
+// i-th of n rules takes 1/(n-i) of what reaches it, the last takes the rest.
+func directRules(match []string, eps []netip.AddrPort) [][]string {
+	rules := [][]string{append(slices.Clone(match), "-j", "MARK", "--set-xmark", fastPathMark)}
+	for i, ep := range eps {
+		r := slices.Clone(match)
+		if n := len(eps) - i; n > 1 {
+			r = append(r, "-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(1/float64(n), 'f', 10, 64))
+		}
+		rules = append(rules, append(r, "-j", "DNAT", "--to-destination", ep.String()))
+	}
+	return rules
+}
+
+// postRule is PostroutingChain's one rule.
+func postRule() []string {
+	return []string{"-m", "mark", "--mark", fastPathMark, "-m", "comment", "--comment", postComment, "-j", "MASQUERADE"}
+}
+
+// postJumpRule is the rule in POSTROUTING that jumps to PostroutingChain.
+func postJumpRule() []string {
+	return []string{"-m", "comment", "--comment", postComment, "-j", PostroutingChain}
 }
 
 // jumpTarget returns the -j target of a rule as iptables -S prints it ("" if none).

@@ -70,7 +70,33 @@ func (s *Syncer) ensureJumps() error {
 			return fmt.Errorf("iptables: sync: jump from %s: %w", hook, err)
 		}
 	}
-	return nil
+	return s.ensurePostrouting()
+}
+
+// ensurePostrouting makes sure PostroutingChain exists with its rule and POSTROUTING jumps to
+// it (appended: masquerading comes after anything more specific).
+func (s *Syncer) ensurePostrouting() error {
+	ok, err := s.r.ChainExists(Table, PostroutingChain)
+	if err != nil {
+		return fmt.Errorf("iptables: sync: check chain %s: %w", PostroutingChain, err)
+	}
+	if !ok {
+		if err := s.r.NewChain(Table, PostroutingChain); err != nil {
+			return fmt.Errorf("iptables: sync: create chain %s: %w", PostroutingChain, err)
+		}
+	}
+	if ok, err := s.r.Exists(Table, PostroutingChain, postRule()...); err != nil || !ok {
+		if err != nil {
+			return fmt.Errorf("iptables: sync: check %s: %w", PostroutingChain, err)
+		}
+		if err := s.r.Append(Table, PostroutingChain, postRule()...); err != nil {
+			return fmt.Errorf("iptables: sync: fill %s: %w", PostroutingChain, err)
+		}
+	}
+	if ok, err := s.r.Exists(Table, "POSTROUTING", postJumpRule()...); err != nil || ok {
+		return err
+	}
+	return s.r.Append(Table, "POSTROUTING", postJumpRule()...)
 }
 
 func (s *Syncer) ensureJump(hook string) error {
@@ -179,7 +205,10 @@ func (s *Syncer) Cleanup() error {
 			errs = append(errs, fmt.Errorf("iptables: cleanup: jump from %s: %w", hook, err))
 		}
 	}
-	for _, c := range append([]string{ServicesChain}, genChains[:]...) {
+	if err := deleteAll(s.r, "POSTROUTING", PostroutingChain, postJumpRule()); err != nil {
+		errs = append(errs, fmt.Errorf("iptables: cleanup: jump from POSTROUTING: %w", err))
+	}
+	for _, c := range append([]string{ServicesChain, PostroutingChain}, genChains[:]...) {
 		if err := deleteChain(s.r, c); err != nil {
 			errs = append(errs, fmt.Errorf("iptables: cleanup: %w", err))
 		}

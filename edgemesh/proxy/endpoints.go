@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/outpostmesh/outpost/edgemesh/view"
@@ -33,6 +34,7 @@ type endpointSet struct {
 	policy          view.LBPolicy
 	affinity        bool
 	affinityTimeout time.Duration
+	noFastPath      bool
 }
 
 // locality tells the tier of a node.
@@ -49,7 +51,8 @@ func (l locality) tier(node string) int {
 	if l.siteOf != nil {
 		site = l.siteOf(node)
 	}
-	if site == l.site {
+	// An unknown site is nobody's site: two unlabelled nodes are not known to share a LAN.
+	if site != "" && site == l.site {
 		return tierSite
 	}
 	return tierRemote
@@ -59,7 +62,7 @@ func (l locality) tier(node string) int {
 // if the service publishes not-ready addresses), or, when none is ready, the serving and
 // terminating ones, as kube-proxy does. Endpoints without a port for sp are skipped.
 func newEndpointSet(svc *view.Service, sp view.ServicePort, loc locality, defAffinity time.Duration) *endpointSet {
-	set := &endpointSet{policy: svc.Policy, affinity: svc.SessionAffinity, affinityTimeout: svc.AffinityTimeout}
+	set := &endpointSet{policy: svc.Policy, affinity: svc.SessionAffinity, affinityTimeout: svc.AffinityTimeout, noFastPath: svc.NoFastPath}
 	if set.policy == "" {
 		set.policy = view.RoundRobin
 	}
@@ -115,6 +118,29 @@ func (s *endpointSet) lookup(addr netip.AddrPort) *backend {
 				return b
 			}
 		}
+	}
+	return nil
+}
+
+// direct returns the endpoints of the fast path (see Redirect.Direct) of the given family, or
+// nil when the service needs the proxy: another policy, session affinity, opted out
+// (view.FastPathAnnotation), or a best tier that is another site (only a tunnel reaches it).
+func (s *endpointSet) direct(v4 bool) []netip.AddrPort {
+	if s.policy != view.RoundRobin || s.affinity || s.noFastPath {
+		return nil
+	}
+	for t := tierNode; t <= tierSite; t++ {
+		if len(s.tiers[t]) == 0 {
+			continue
+		}
+		var out []netip.AddrPort
+		for _, b := range s.tiers[t] {
+			if b.addr.Addr().Unmap().Is4() == v4 {
+				out = append(out, b.addr)
+			}
+		}
+		slices.SortFunc(out, func(a, b netip.AddrPort) int { return a.Compare(b) })
+		return out
 	}
 	return nil
 }

@@ -40,10 +40,16 @@ type Options struct {
 	PortMin, PortMax uint16
 	// NodeName is this node's name: endpoints on it are preferred.
 	NodeName string
-	// Site is this node's site: endpoints on nodes of the same site come next.
+	// Site is this node's site: endpoints on nodes of the same site come next. Empty: SiteOf(NodeName),
+	// asked at every Sync (the node's label may arrive after the proxy starts).
 	Site string
 	// SiteOf returns the site of a node ("" if unknown). Nil: every node is in Site.
 	SiteOf func(node string) string
+	// FastPath fills Redirect.Direct, so that connections to services whose best endpoints
+	// this node's kernel reaches (same node, same site) skip the proxy: the rules DNAT them.
+	// Those connections get no retries, ejection or proxy metrics; readiness still applies,
+	// since the endpoint set follows the EndpointSlices.
+	FastPath bool
 	// Dial connects to an endpoint. Default: a net.Dialer to ep.IP:port.
 	Dial DialFunc
 	// ListenTCP opens a TCP proxy socket. Default: net.ListenTCP. Return a *net.TCPListener

@@ -80,7 +80,12 @@ func (p *Proxy) Sync(services []*view.Service) ([]Redirect, error) {
 			p.removeLocked(k, sp)
 		}
 	}
-	loc := locality{node: p.opts.NodeName, site: p.opts.Site, siteOf: p.opts.SiteOf}
+	// This node's site may be learnt late (its Node's label comes with the view).
+	site := p.opts.Site
+	if site == "" && p.opts.SiteOf != nil {
+		site = p.opts.SiteOf(p.opts.NodeName)
+	}
+	loc := locality{node: p.opts.NodeName, site: site, siteOf: p.opts.SiteOf}
 	var errs []error
 	for k, w := range wanted {
 		set := newEndpointSet(w.svc, w.sp, loc, p.opts.DefaultAffinityTimeout)
@@ -125,7 +130,11 @@ func (p *Proxy) redirectsLocked() []Redirect {
 			if li := p.opts.ListenIP; li.IsValid() && !li.IsUnspecified() && li.Is4() != ip.Is4() {
 				continue // the socket cannot receive this family
 			}
-			rs = append(rs, Redirect{ClusterIP: ip, Port: k.port, Protocol: k.proto, ProxyPort: sp.proxyPort})
+			r := Redirect{ClusterIP: ip, Port: k.port, Protocol: k.proto, ProxyPort: sp.proxyPort}
+			if p.opts.FastPath {
+				r.Direct = sp.lb.set.Load().direct(ip.Unmap().Is4())
+			}
+			rs = append(rs, r)
 		}
 	}
 	slices.SortFunc(rs, func(a, b Redirect) int {

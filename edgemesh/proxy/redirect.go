@@ -16,4 +16,9 @@ type Redirect struct {
 	Protocol view.Protocol
 	// ProxyPort is the local port the proxy listens on for this service port.
 	ProxyPort uint16
+	// Direct, when set (Options.FastPath), are endpoints the kernel can reach on its own —
+	// the best tier is this node or this site — of a service that asks for nothing only the
+	// proxy can do (round robin, no session affinity): the rules may DNAT straight to them,
+	// spread evenly, instead of redirecting to ProxyPort. Sorted.
+	Direct []netip.AddrPort
 }

@@ -40,6 +40,7 @@ func FromAPI(svc *corev1.Service, slices []*discoveryv1.EndpointSlice) *Service 
 	case Random, ConsistentHash, RoundRobin:
 		s.Policy = p
 	}
+	s.NoFastPath = svc.Annotations[FastPathAnnotation] == "false"
 	if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
 		s.SessionAffinity = true
 		s.AffinityTimeout = defaultAffinityTimeout

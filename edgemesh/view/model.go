@@ -32,6 +32,10 @@ const (
 // LBPolicyAnnotation on a Service selects its LBPolicy.
 const LBPolicyAnnotation = "outpost.dev/lb-policy"
 
+// FastPathAnnotation "false" on a Service keeps its same-site connections on the proxy (with
+// retries and outlier ejection) instead of the kernel's DNAT fast path.
+const FastPathAnnotation = "outpost.dev/fast-path"
+
 // SiteLabel on a Node names the site it belongs to; endpoints on nodes of the agent's own site
 // are preferred to those of other sites.
 const SiteLabel = "outpost.dev/site"
@@ -55,6 +59,8 @@ type Service struct {
 	Policy LBPolicy
 	// PublishNotReady is spec.publishNotReadyAddresses.
 	PublishNotReady bool
+	// NoFastPath is FastPathAnnotation "false": the proxy carries every connection.
+	NoFastPath bool `json:",omitempty"`
 	// Endpoints are the backends, each with the ports it serves.
 	Endpoints []Endpoint
 }

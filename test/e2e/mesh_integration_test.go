@@ -67,8 +67,11 @@ func TestMesh(t *testing.T) {
 	svc("local", corev1.ProtocolTCP, []string{"a2"}, nil)
 	svc("local-udp", corev1.ProtocolUDP, []string{"a2"}, nil)
 	svc("empty", corev1.ProtocolTCP, nil, nil)
-	// One endpoint refuses: a1 runs no pod.
-	svc("flaky", corev1.ProtocolTCP, []string{"a1", "b1"}, nil)
+	// One endpoint refuses: a1 runs no pod. The proxy (not the kernel's fast path) carries it,
+	// so that retries and ejection apply.
+	svc("flaky", corev1.ProtocolTCP, []string{"a1", "b1"}, func(s *meshlab.Service) {
+		s.Annotations = map[string]string{view.FastPathAnnotation: "false"}
+	})
 	// One endpoint is on a node nobody knows: there is no peer to tunnel to.
 	svc("ghosty", corev1.ProtocolTCP, []string{"b1"}, nil)
 	if _, err := m.Client.DiscoveryV1().EndpointSlices("shop").Create(ctx, &discoveryv1.EndpointSlice{
@@ -149,9 +152,16 @@ func TestMesh(t *testing.T) {
 			t.Fatalf("ClientIP affinity: %v", got)
 		}
 	})
-	t.Run("same-site endpoint is dialled on the LAN", func(t *testing.T) {
+	t.Run("same-site endpoint is reached on the LAN through the kernel fast path", func(t *testing.T) {
 		if got := calls(t, "local", 4); got["pod-a2"] != 4 {
 			t.Fatalf("local service: %v", got)
+		}
+		out, err := exec.Command("ip", "netns", "exec", a1.NS, "iptables-save", "-t", "nat").CombinedOutput()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "--to-destination " + m.Net.Host("a2").IP.String() + ":8080"; !strings.Contains(string(out), want) {
+			t.Fatalf("no fast-path DNAT (%s) in a1's rules:\n%s", want, out)
 		}
 	})
 	t.Run("a dead endpoint is skipped within the connect timeout", func(t *testing.T) {
@@ -251,7 +261,13 @@ func TestMeshFromPod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.StartPod("b1", "pod-b1"); err != nil {
+	for _, h := range []string{"a2", "b1"} {
+		if _, err := m.StartPod(h, "pod-"+h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local, err := m.AddService(ctx, meshlab.Service{Namespace: "shop", Name: "local", Protocol: corev1.ProtocolTCP, Port: 80, PodPort: 8080, Endpoints: []string{"a2"}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	web, err := m.AddService(ctx, meshlab.Service{Namespace: "shop", Name: "web", Protocol: corev1.ProtocolTCP, Port: 80, PodPort: 8080, Endpoints: []string{"b1"}})
@@ -282,5 +298,10 @@ func TestMeshFromPod(t *testing.T) {
 	reply, err := meshlab.UDPCall(ctx, pod, net.JoinHostPort(echo, "53"), "ping")
 	if err != nil || !strings.HasPrefix(reply, "pod-b1") {
 		t.Fatalf("UDP from a pod on a1: %q, %v", reply, err)
+	}
+	// Same site: the kernel fast path DNATs to a2 and masquerades, so a2 answers through a1.
+	body, err = meshlab.HTTPGet(ctx, pod, net.JoinHostPort(local, "80"))
+	if err != nil || !strings.Contains(body, "pod-a2") || !strings.Contains(body, m.Net.Host("a1").IP.String()) {
+		t.Fatalf("same-site call from a pod on a1: %q, %v (want pod-a2 seeing a1's address)", body, err)
 	}
 }
