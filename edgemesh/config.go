@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -50,7 +51,7 @@ type DNSConfig struct {
 	// Zone is the cluster domain.
 	Zone string `json:"zone"`
 	// TTL of answers from the service view.
-	TTL Duration `json:"ttl"`
+	TTL metav1.Duration `json:"ttl"`
 	// Upstreams for other names; empty means the host's resolv.conf.
 	Upstreams []string `json:"upstreams,omitempty"`
 }
@@ -60,11 +61,11 @@ type ProxyConfig struct {
 	// Enabled turns the proxy and its iptables rules on.
 	Enabled bool `json:"enabled"`
 	// ConnectTimeout bounds one connection attempt to an endpoint.
-	ConnectTimeout Duration `json:"connectTimeout"`
+	ConnectTimeout metav1.Duration `json:"connectTimeout"`
 	// Retries is how many other endpoints are tried after a failed connect.
 	Retries int `json:"retries"`
 	// UDPIdleTimeout ends a UDP flow that carried nothing for this long.
-	UDPIdleTimeout Duration `json:"udpIdleTimeout"`
+	UDPIdleTimeout metav1.Duration `json:"udpIdleTimeout"`
 	// CoexistWithKubeProxy leaves the services kube-proxy handles to kube-proxy.
 	CoexistWithKubeProxy bool `json:"coexistWithKubeProxy"`
 	// FastPath lets the kernel carry connections to services whose best endpoints are on
@@ -101,13 +102,13 @@ func NewDefaultConfig() *Config {
 			Listen:      []string{"169.254.96.16:53"},
 			NodeLocalIP: "169.254.96.16",
 			Zone:        "cluster.local",
-			TTL:         Duration{5 * time.Second},
+			TTL:         metav1.Duration{Duration: 5 * time.Second},
 		},
 		Proxy: ProxyConfig{
 			Enabled:        true,
-			ConnectTimeout: Duration{2 * time.Second},
+			ConnectTimeout: metav1.Duration{Duration: 2 * time.Second},
 			Retries:        2,
-			UDPIdleTimeout: Duration{60 * time.Second},
+			UDPIdleTimeout: metav1.Duration{Duration: 60 * time.Second},
 			FastPath:       true,
 		},
 		Tunnel: TunnelConfig{
@@ -159,21 +160,4 @@ func (c *Config) Validate() error {
 func (c *Config) YAML() []byte {
 	b, _ := yaml.Marshal(c)
 	return bytes.TrimSpace(b)
-}
-
-// Duration is a time.Duration written as "5s" in YAML.
-type Duration struct{ time.Duration }
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
-
-// UnmarshalJSON reads "5s"-style strings.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	s := string(bytes.Trim(b, `"`))
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %s: %w", b, err)
-	}
-	d.Duration = v
-	return nil
 }
