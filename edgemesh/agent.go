@@ -167,7 +167,10 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		if a.rules != nil {
 			stops = append(stops, a.rules.Cleanup)
 		}
-		goRun(func() { a.syncLoop(ctx) })
+		// The sync loop stops before the rules are cleaned up, or it could put them back.
+		syncDone := make(chan struct{})
+		goRun(func() { defer close(syncDone); a.syncLoop(ctx) })
+		stops = append(stops, func() error { cancel(); <-syncDone; return nil })
 	}
 	close(a.ready)
 	a.log.Info("Mesh agent running", "node", a.cfg.NodeName)
