@@ -25,7 +25,7 @@ func TestFastPathRules(t *testing.T) {
 	}
 	all := strings.Join(rules, "\n")
 	for _, want := range []string{
-		"-j MARK --set-xmark " + fastPathMark,
+		"-m addrtype ! --src-type LOCAL -j MARK --set-xmark " + fastPathMark,
 		"--probability 0.3333333333 -j DNAT --to-destination 10.1.0.12:8080",
 		"--probability 0.5000000000 -j DNAT --to-destination 10.1.0.13:8080",
 		"--dport 80 -j DNAT --to-destination 10.1.0.14:8080",

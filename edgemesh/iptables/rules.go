@@ -90,7 +90,10 @@ func buildRules(opts Options, rs []Redirect) ([][]string, error) {
 // directRules mark a fast-path connection and DNAT it to one of eps with equal chances: the
 // i-th of n rules takes 1/(n-i) of what reaches it, the last takes the rest.
 func directRules(match []string, eps []netip.AddrPort) [][]string {
-	rules := [][]string{append(slices.Clone(match), "-j", "MARK", "--set-xmark", fastPathMark)}
+	// Only connections from elsewhere (pods) need masquerading: the node's own already carry a
+	// node address, and masquerading them too would only add SNAT port races under load.
+	mark := append(slices.Clone(match), "-m", "addrtype", "!", "--src-type", "LOCAL", "-j", "MARK", "--set-xmark", fastPathMark)
+	rules := [][]string{mark}
 	for i, ep := range eps {
 		r := slices.Clone(match)
 		if n := len(eps) - i; n > 1 {
@@ -103,7 +106,7 @@ func directRules(match []string, eps []netip.AddrPort) [][]string {
 
 // postRule is PostroutingChain's one rule.
 func postRule() []string {
-	return []string{"-m", "mark", "--mark", fastPathMark, "-m", "comment", "--comment", postComment, "-j", "MASQUERADE"}
+	return []string{"-m", "mark", "--mark", fastPathMark, "-m", "comment", "--comment", postComment, "-j", "MASQUERADE", "--random-fully"}
 }
 
 // postJumpRule is the rule in POSTROUTING that jumps to PostroutingChain.
