@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
@@ -44,6 +45,13 @@ type Agent struct {
 
 	ctx    context.Context // lives until Close
 	cancel context.CancelFunc
+
+	// dialRekicks counts Dial's one-second fallback (asking the peer again): on a working
+	// relay a new peer never needs it, so tests assert it stays 0.
+	dialRekicks atomic.Int64
+	// testHookDialRelay, if set, runs in every relay dial attempt between reading the peer's
+	// relayed addresses and dialing them (tests widen the race with the answer).
+	testHookDialRelay func()
 
 	mu      sync.Mutex
 	started bool
@@ -119,7 +127,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.mux = ice.NewUniversalUDPMuxDefault(ice.UniversalUDPMuxParams{
 		UDPConn: a.stun,
 		Net:     a.net,
-		Logger:  a.pionLog.NewLogger("udpmux"),
+		Logger:  quietMuxLogger{a.pionLog.NewLogger("udpmux")}, // see muxWarning
 	})
 	a.stun.open()
 	if a.opts.LAN != nil {

@@ -64,6 +64,7 @@ func (a *Agent) Dial(ctx context.Context, peerName string, header []byte) (Strea
 			return nil, fmt.Errorf("tunnel: dial %s: %w (%w)", peerName, ErrNoPath, ctx.Err())
 		case <-time.After(time.Second):
 			// Ask again: the peer may have registered since, or a signal was lost.
+			a.dialRekicks.Add(1)
 			policy, kick = replaceUnanswered, true
 		}
 	}

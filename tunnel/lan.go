@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/pion/transport/v4"
 )
 
 // lan is LAN discovery: periodic signed announcements (wire format in announce.go) and a
@@ -24,14 +26,14 @@ func (a *Agent) newLAN() (*lan, error) {
 	o := a.opts.LAN
 	l := &lan{a: a, conn: o.Conn, targets: o.Targets, last: map[string]int64{}}
 	if l.conn == nil {
-		c, err := listenBroadcast(o.Port)
+		c, err := listenBroadcast(a.net, o.Port)
 		if err != nil {
 			return nil, fmt.Errorf("tunnel: lan socket: %w", err)
 		}
 		l.conn = c
 	}
 	if len(l.targets) == 0 {
-		l.targets = broadcastTargets(o.Port)
+		l.targets = broadcastTargets(a.net, o.Port)
 	}
 	return l, nil
 }
@@ -164,10 +166,11 @@ func (p *peer) dialLAN(addr *net.UDPAddr) {
 	})
 }
 
-// broadcastTargets are the directed broadcast addresses of the host's IPv4 interfaces.
-func broadcastTargets(port int) []net.Addr {
+// broadcastTargets are the directed broadcast addresses of the IPv4 interfaces n sees (the
+// host's, or a test namespace's).
+func broadcastTargets(n transport.Net, port int) []net.Addr {
 	var out []net.Addr
-	ifs, _ := net.Interfaces()
+	ifs, _ := n.Interfaces()
 	for _, ifc := range ifs {
 		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagBroadcast == 0 {
 			continue
@@ -177,6 +180,9 @@ func broadcastTargets(port int) []net.Addr {
 			ipn, ok := a.(*net.IPNet)
 			if !ok || ipn.IP.To4() == nil {
 				continue
+			}
+			if ones, bits := ipn.Mask.Size(); bits == 0 || bits-ones < 2 {
+				continue // a /31 or /32 (e.g. a node-local address) has no broadcast address
 			}
 			ip := ipn.IP.To4()
 			bc := make(net.IP, 4)

@@ -3,12 +3,15 @@
 package tunnel
 
 import (
+	"context"
 	"net"
 	"strconv"
+
+	"github.com/pion/transport/v4"
 )
 
-// listenBroadcast opens the LAN discovery socket (without SO_BROADCAST outside Linux: pass
-// LANOptions.Conn there).
-func listenBroadcast(port int) (net.PacketConn, error) {
-	return net.ListenPacket("udp4", ":"+strconv.Itoa(port))
+// listenBroadcast opens the LAN discovery socket through n (without SO_BROADCAST outside
+// Linux: pass LANOptions.Conn there).
+func listenBroadcast(n transport.Net, port int) (net.PacketConn, error) {
+	return n.CreateListenConfig(&net.ListenConfig{}).ListenPacket(context.Background(), "udp4", ":"+strconv.Itoa(port))
 }

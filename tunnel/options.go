@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/pion/transport/v4"
@@ -46,8 +47,14 @@ type Options struct {
 	// DisableDirect turns off ICE hole punching: peers are reached only through relays (and
 	// LAN discovery, if enabled).
 	DisableDirect bool
-	// IncludeLoopback offers loopback addresses as ICE host candidates (single-host tests).
+	// IncludeLoopback offers loopback addresses as ICE host candidates and accepts the peer's
+	// (single-host tests). Link-local addresses (169.254.0.0/16, fe80::/10) are never
+	// candidates.
 	IncludeLoopback bool
+	// ExcludeCandidateCIDRs are further addresses never offered or accepted as ICE candidates,
+	// e.g. node-local or container bridge ranges that exist on every node under the same
+	// address, where a check would reach the sender's own host.
+	ExcludeCandidateCIDRs []netip.Prefix
 	// PunchTimeout bounds one ICE attempt (pion/ice never fails while checking). Default 5s.
 	PunchTimeout time.Duration
 	// PunchRetryMin and PunchRetryMax bound the exponential backoff between ICE attempts
@@ -95,11 +102,11 @@ type LANOptions struct {
 	Interval time.Duration
 	// MaxAge is how old (or how far in the future) an announcement's timestamp may be. Default 30s.
 	MaxAge time.Duration
-	// Conn, if set, is the announcement socket instead of a broadcast socket on Port (tests
-	// use loopback or vnet sockets). The agent closes it on Close.
+	// Conn, if set, is the announcement socket instead of a broadcast socket on Port opened
+	// through Options.Net (tests use loopback or vnet sockets). The agent closes it on Close.
 	Conn net.PacketConn
 	// Targets are where announcements go. Default: the broadcast address of every IPv4
-	// interface, on Port.
+	// broadcast interface that Options.Net lists (except /31 and /32), on Port.
 	Targets []net.Addr
 }
 

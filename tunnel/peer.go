@@ -48,6 +48,7 @@ type peer struct {
 
 	relayAddrs   map[string]*net.UDPAddr // the peer's TURN allocations by relay ID
 	dialingRelay bool
+	relayAgain   bool // ensureRelay was called during a relay dial: look again after it
 	dialingLAN   bool
 	lanAddr      *net.UDPAddr
 	lastICE      pathInfo // candidate types of the last successful ICE, for accepted conns

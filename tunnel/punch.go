@@ -32,15 +32,33 @@ func (s *punchSession) close() {
 	})
 }
 
+// ICE pacing. pion/ice runs its checks and nominates from a task loop that ticks every check
+// interval (default 200 ms); new candidates trigger an extra round, but after a check
+// succeeds the controlling agent nominates on the next tick only (or when the peer's next
+// check arrives). That tick was most of the time to a direct path (205 ms, 410 ms with a
+// missed tick). 25 ms keeps it below a LAN/metro RTT and costs one ~100-byte check per
+// candidate pair per tick, only while a pair is being checked (a session ends once QUIC is
+// up). pion fails a pair after MaxBindingRequests unanswered checks, so that number grows
+// with the rate to keep pion's default window per pair, (7+1) × 200 ms = 1.6 s.
+const (
+	iceCheckInterval      = 25 * time.Millisecond
+	iceMaxBindingRequests = 64 // (64+1) × 25 ms ≈ 1.6 s
+)
+
 // newICEAgent makes an ICE agent whose host and srflx candidates live on the agent socket.
 // Acceptance waits are 0: we take the first pair that works (LAB.md: 600 ms → 50–100 ms on
 // easy NATs); a later, better pair does not matter because QUIC then owns the path.
+// Candidates, ours and the peer's, follow candidatePolicy.
 func (a *Agent) newICEAgent() (*ice.Agent, error) {
 	zero := time.Duration(0)
+	policy := a.candidatePolicy()
 	opts := []ice.AgentOption{
 		ice.WithNet(a.net),
-		ice.WithUDPMux(a.mux),
-		ice.WithUDPMuxSrflx(a.mux),
+		ice.WithUDPMux(candidateMux{UniversalUDPMuxDefault: a.mux, policy: policy}),
+		ice.WithUDPMuxSrflx(candidateMux{UniversalUDPMuxDefault: a.mux, policy: policy, srflx: true}),
+		ice.WithRemoteIPFilter(policy.allowIP),
+		ice.WithCheckInterval(iceCheckInterval),
+		ice.WithMaxBindingRequests(iceMaxBindingRequests),
 		ice.WithUrls(a.stunURLs()),
 		ice.WithNetworkTypes([]ice.NetworkType{ice.NetworkTypeUDP4}),
 		ice.WithCandidateTypes([]ice.CandidateType{ice.CandidateTypeHost, ice.CandidateTypeServerReflexive}),
@@ -147,8 +165,9 @@ func (p *peer) prepareICE(s *punchSession) error {
 		return err
 	}
 	s.agent = ag
+	sieve := newCandidateSieve(p.a.candidatePolicy())
 	return ag.OnCandidate(func(c ice.Candidate) {
-		if c == nil || s.ctx.Err() != nil {
+		if c == nil || s.ctx.Err() != nil || !sieve.pass(c) {
 			return
 		}
 		_ = p.a.sendSignal(p.name, &signal{Kind: kindCandidate, Session: s.id, Cand: c.Marshal()})

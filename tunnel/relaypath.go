@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -138,6 +139,9 @@ func (l *relayLink) allocate(client *relay.Client, w relay.Welcome) error {
 	if err != nil {
 		return fmt.Errorf("tunnel: turn socket: %w", err)
 	}
+	if err := setSocketBuffers(sock, turnSocketBuffer); err != nil {
+		a.log.V(1).Info("Cannot size the TURN socket's buffers", "relay", w.RelayID, "err", err)
+	}
 	tc, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: w.TURNAddr,
 		TURNServerAddr: w.TURNAddr,
@@ -171,6 +175,26 @@ func (l *relayLink) allocate(client *relay.Client, w relay.Welcome) error {
 	l.up = relayed != nil
 	l.mu.Unlock()
 	return nil
+}
+
+// turnSocketBuffer is the receive and send buffer size asked for the TURN client's socket:
+// every relayed packet to and from every peer crosses it, and at the usual default (~200 KiB)
+// a burst from a fast QUIC sender overflows it, which QUIC takes for congestion. quic-go sizes
+// its own sockets (7 MiB) but cannot reach this one (it only sees the allocation's
+// PacketConn). The kernel caps the size at net.core.rmem_max / wmem_max.
+const turnSocketBuffer = 4 << 20
+
+// setSocketBuffers sets c's receive and send buffers where c allows it (a *net.UDPConn does;
+// a vnet socket does not, and needs nothing).
+func setSocketBuffers(c net.PacketConn, size int) error {
+	var errs []error
+	if s, ok := c.(interface{ SetReadBuffer(int) error }); ok {
+		errs = append(errs, s.SetReadBuffer(size))
+	}
+	if s, ok := c.(interface{ SetWriteBuffer(int) error }); ok {
+		errs = append(errs, s.SetWriteBuffer(size))
+	}
+	return errors.Join(errs...)
 }
 
 func (l *relayLink) teardown() {
@@ -263,42 +287,71 @@ func (p *peer) permitRelays() {
 
 // ensureRelay (controlling side) dials the peer's allocation from ours on the first relay
 // where both have one, unless a relayed connection is up or being dialed.
+//
+// A call while a dial is in flight is not lost: that dial may have started before the peer's
+// relayed addresses were known (Dial to a new peer runs ensureRelay before the answer brings
+// them), so the dialer looks again with the addresses known by then.
 func (p *peer) ensureRelay() {
 	p.mu.Lock()
-	if p.closed || p.relay != nil || p.dialingRelay {
+	if p.closed || p.relay != nil {
+		p.mu.Unlock()
+		return
+	}
+	if p.dialingRelay {
+		p.relayAgain = true
 		p.mu.Unlock()
 		return
 	}
 	p.dialingRelay = true
-	addrs := p.relayAddrs
 	p.mu.Unlock()
-	a := p.a
-	a.goAsync(func() {
-		defer func() {
-			p.mu.Lock()
+	p.a.goAsync(p.dialRelays)
+}
+
+// dialRelays runs the relay dials ensureRelay asked for, one at a time.
+func (p *peer) dialRelays() {
+	for {
+		p.mu.Lock()
+		addrs := p.relayAddrs
+		p.relayAgain = false
+		p.mu.Unlock()
+		if h := p.a.testHookDialRelay; h != nil {
+			h()
+		}
+		ok := p.dialRelay(addrs)
+		p.mu.Lock()
+		if ok || !p.relayAgain || p.closed || p.relay != nil {
 			p.dialingRelay = false
 			p.mu.Unlock()
-		}()
-		for _, l := range a.links {
-			id, _ := l.relayedAddr()
-			raddr := addrs[id]
-			tr := l.transport()
-			if raddr == nil || tr == nil {
-				continue
-			}
-			if err := l.permit(raddr); err != nil {
-				a.log.V(1).Info("TURN permission", "relay", id, "peer", p.name, "err", err)
-				continue
-			}
-			ctx, cancel := context.WithTimeout(a.ctx, a.opts.HandshakeTimeout)
-			conn, err := tr.Dial(ctx, raddr, a.clientTLS(p.name), a.quicConfig())
-			cancel()
-			if err != nil {
-				a.log.V(1).Info("Relayed QUIC dial failed", "relay", id, "peer", p.name, "err", err)
-				continue
-			}
-			a.attach(conn, pathInfo{kind: PathRelay, relay: id})
 			return
 		}
-	})
+		p.mu.Unlock()
+	}
+}
+
+// dialRelay tries the relays where both sides have an allocation; it reports whether a
+// relayed connection was attached.
+func (p *peer) dialRelay(addrs map[string]*net.UDPAddr) bool {
+	a := p.a
+	for _, l := range a.links {
+		id, _ := l.relayedAddr()
+		raddr := addrs[id]
+		tr := l.transport()
+		if raddr == nil || tr == nil {
+			continue
+		}
+		if err := l.permit(raddr); err != nil {
+			a.log.V(1).Info("TURN permission", "relay", id, "peer", p.name, "err", err)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(a.ctx, a.opts.HandshakeTimeout)
+		conn, err := tr.Dial(ctx, raddr, a.clientTLS(p.name), a.quicConfig())
+		cancel()
+		if err != nil {
+			a.log.V(1).Info("Relayed QUIC dial failed", "relay", id, "peer", p.name, "err", err)
+			continue
+		}
+		a.attach(conn, pathInfo{kind: PathRelay, relay: id})
+		return true
+	}
+	return false
 }
