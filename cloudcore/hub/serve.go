@@ -12,8 +12,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/yamux"
 
-	"github.com/outpostmesh/outpost/cloudcore/hub/wsconn"
 	"github.com/outpostmesh/outpost/hubproto"
+	"github.com/outpostmesh/outpost/hubproto/wsconn"
 	"github.com/outpostmesh/outpost/pki"
 )
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -24,6 +25,9 @@ const (
 	DefaultDir            = "/etc/outpost"
 	DefaultDataDir        = "/var/lib/outpost"
 	DefaultMetaServerAddr = "127.0.0.1:10350"
+	DefaultHealthAddr     = "127.0.0.1:10351"
+	// DefaultKubeconfigName is the metaserver kubeconfig's name under the data directory.
+	DefaultKubeconfigName = "metaserver.kubeconfig"
 	// FileName is the configuration's name under the configuration directory.
 	FileName = "edgecore.yaml"
 )
@@ -43,6 +47,10 @@ type EdgeCoreConfig struct {
 	MetaStore MetaStore `json:"metaStore"`
 	// MetaServer serves the store as a Kubernetes API on loopback.
 	MetaServer MetaServer `json:"metaServer"`
+	// NodeStatus says how edgecore reports the node's status and lease (node.go).
+	NodeStatus NodeStatus `json:"nodeStatus,omitzero"`
+	// HealthAddr serves /metrics, /livez and /readyz (plain HTTP); empty disables.
+	HealthAddr string `json:"healthAddr,omitempty"`
 }
 
 // Hub is the connection to cloudcore.
@@ -56,6 +64,11 @@ type Hub struct {
 	KeyFile  string `json:"keyFile"`
 	// JoinEndpoint is cloudcore's join endpoint (host:port), used to renew the certificate.
 	JoinEndpoint string `json:"joinEndpoint,omitempty"`
+	// KeepAliveInterval, ReadIdleTimeout and MaxBackoff tune the session (hubclient.Options);
+	// zero means the hub client's defaults (30 s, 90 s, 60 s).
+	KeepAliveInterval metav1.Duration `json:"keepAliveInterval,omitzero"`
+	ReadIdleTimeout   metav1.Duration `json:"readIdleTimeout,omitzero"`
+	MaxBackoff        metav1.Duration `json:"maxBackoff,omitzero"`
 }
 
 // MetaStore configures the meta store.
@@ -68,6 +81,9 @@ type MetaStore struct {
 type MetaServer struct {
 	// Addr is the listen address; keep it on loopback.
 	Addr string `json:"addr"`
+	// Kubeconfig is where edgecore writes a kubeconfig for local clients (the mesh agent)
+	// pointing at the metaserver over plain HTTP; empty writes none.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
 }
 
 // NewDefault returns the configuration with the default paths under DefaultDir and
@@ -87,7 +103,9 @@ func ForDirs(dir, dataDir string) *EdgeCoreConfig {
 			KeyFile:  filepath.Join(pki, "node.key"),
 		},
 		MetaStore:  MetaStore{Path: filepath.Join(dataDir, "meta.db")},
-		MetaServer: MetaServer{Addr: DefaultMetaServerAddr},
+		MetaServer: MetaServer{Addr: DefaultMetaServerAddr, Kubeconfig: filepath.Join(dataDir, DefaultKubeconfigName)},
+		NodeStatus: DefaultNodeStatus(),
+		HealthAddr: DefaultHealthAddr,
 	}
 }
 
@@ -112,7 +130,12 @@ func (c *EdgeCoreConfig) Validate() error {
 	if _, _, err := net.SplitHostPort(c.MetaServer.Addr); err != nil {
 		return bad("metaServer.addr %q: %v", c.MetaServer.Addr, err)
 	}
-	return nil
+	if c.HealthAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
+			return bad("healthAddr %q: %v", c.HealthAddr, err)
+		}
+	}
+	return c.NodeStatus.validate(bad)
 }
 
 // Marshal returns the configuration as YAML.
@@ -124,6 +147,7 @@ func Parse(b []byte) (*EdgeCoreConfig, error) {
 	if err := yaml.UnmarshalStrict(b, &c); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	c.NodeStatus.defaults() // files written before nodeStatus existed
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

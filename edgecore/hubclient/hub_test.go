@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"github.com/outpostmesh/outpost/hubproto"
+	"github.com/outpostmesh/outpost/hubproto/wsconn"
 	"github.com/outpostmesh/outpost/pki"
 )
 
@@ -85,7 +86,7 @@ func (h *testHub) serve(w http.ResponseWriter, r *http.Request) {
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = nil
 	cfg.Logger = yamuxLogger{}
-	mux, err := yamux.Server(newWSConn(ws, 0), cfg)
+	mux, err := yamux.Server(wsconn.NewWithOptions(ws, wsconn.Options{CloseMessage: true}), cfg)
 	if err != nil {
 		ws.Close()
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/outpostmesh/outpost/edgecore/metastore"
 	"github.com/outpostmesh/outpost/hubproto"
+	"github.com/outpostmesh/outpost/hubproto/wsconn"
 )
 
 // session runs one hub session until it fails or ctx is done. answered reports whether the
@@ -22,7 +23,7 @@ func (c *Client) session(ctx context.Context) (answered bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	conn := newWSConn(ws, c.opts.ReadIdleTimeout)
+	conn := wsconn.NewWithOptions(ws, wsconn.Options{ReadIdle: c.opts.ReadIdleTimeout, CloseMessage: true})
 	mux, err := yamux.Client(conn, c.yamuxConfig())
 	if err != nil {
 		conn.Close()

@@ -5,12 +5,10 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -110,42 +108,13 @@ func (l *tunnelLab) agentOpts(h *lab.Host, kp *pki.KeyPair, relays ...string) tu
 		Net:          hn,
 		DialTCP:      h.DialContext,
 		PunchTimeout: 5 * time.Second,
-		LAN:          l.lanOptions(h),
+		LAN:          &tunnel.LANOptions{Interval: time.Second},
 		Logger:       klog.Background().WithName(h.Name),
 	}
 	for _, r := range relays {
 		o.Relays = append(o.Relays, tunnel.RelayConfig{Addr: net.JoinHostPort(l.net.Public[r].IP.String(), signalPort)})
 	}
 	return o
-}
-
-// lanPort is the LAN discovery port of the lab's agents.
-const lanPort = 51821
-
-// lanOptions opens the LAN discovery socket inside h's namespace (the agent would open it in
-// the test process's own) and announces to h's LAN broadcast address.
-func (l *tunnelLab) lanOptions(h *lab.Host) *tunnel.LANOptions {
-	var conn net.PacketConn
-	err := h.Do(func() error {
-		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = errors.Join(
-					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1),
-					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1))
-			})
-			return errors.Join(err, serr)
-		}}
-		var err error
-		conn, err = lc.ListenPacket(context.Background(), "udp4", fmt.Sprintf(":%d", lanPort))
-		return err
-	})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	bcast := h.IP.To4()
-	bcast = net.IPv4(bcast[0], bcast[1], bcast[2], 255)
-	return &tunnel.LANOptions{Port: lanPort, Interval: time.Second, Conn: conn, Targets: []net.Addr{&net.UDPAddr{IP: bcast, Port: lanPort}}}
 }
 
 // startAgent runs an agent on host name that echoes every stream it accepts.

@@ -208,6 +208,12 @@ func (l *Lab) Join(ctx context.Context, host *lab.Host) (*Edge, error) {
 	if out, err := l.JoinCmd(host, tok, host.Name, dir); err != nil {
 		return nil, fmt.Errorf("edgelab: join %s: %w\n%s", host.Name, err, out)
 	}
+	return l.AdoptEdge(host, dir)
+}
+
+// AdoptEdge takes a host joined into dir (`outpost join --dir dir`) into the lab: it adjusts
+// the written configuration to the lab's timings and addresses. It does not start edgecore.
+func (l *Lab) AdoptEdge(host *lab.Host, dir string) (*Edge, error) {
 	e := &Edge{Name: host.Name, Host: host, Dir: dir, Config: filepath.Join(dir, config.FileName)}
 	cfg, err := config.Load(e.Config)
 	if err != nil {
@@ -300,4 +306,3 @@ func waitHTTP(ctx context.Context, h *lab.Host, addr string, p *lab.Process) err
 		}
 	}
 }
-

@@ -3,10 +3,12 @@ package wsconn
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
@@ -66,5 +68,22 @@ func TestTextMessageIsAnError(t *testing.T) {
 	})
 	if _, err := c.Read(make([]byte, 8)); !errors.Is(err, ErrTextMessage) {
 		t.Fatalf("read = %v, want ErrTextMessage", err)
+	}
+}
+
+func TestReadIdleEndsADeadLink(t *testing.T) {
+	c := pair(t, func(ws *websocket.Conn) {
+		_ = ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
+		_, _, _ = ws.ReadMessage() // the pong is answered by gorilla; wait for the client's close
+	})
+	c = NewWithOptions(c.ws, Options{ReadIdle: 200 * time.Millisecond, CloseMessage: true})
+	start := time.Now()
+	_, err := c.Read(make([]byte, 8))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read = %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("timed out after %v", d)
 	}
 }

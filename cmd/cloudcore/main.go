@@ -1,0 +1,72 @@
+// Command cloudcore is Outpost's cloud side, next to the kube-apiserver: the hub edge nodes
+// keep their session with, the edge controller that sends each node its share of the cluster
+// and writes its status back, and the join endpoint that lets new nodes in. A thin main:
+// flags, config, wiring.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/yaml"
+)
+
+// version is Outpost's version; set with -ldflags "-X main.version=...".
+var version = "v0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := newCommand().ExecuteContext(ctx)
+	stop()
+	klog.Flush()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cloudcore:", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	var cfgPath, kubeconfig string
+	var printDefault bool
+	cmd := &cobra.Command{
+		Use:           "cloudcore",
+		Short:         "Outpost cloud side: hub, edge controller, join endpoint",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if printDefault {
+				b, err := yaml.Marshal(newDefaultConfig())
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(b)
+				return err
+			}
+			if cfgPath == "" {
+				return fmt.Errorf("--config is required (see --defaultconfig)")
+			}
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if kubeconfig != "" {
+				cfg.Kubeconfig = kubeconfig
+			}
+			return run(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "CloudCoreConfig YAML file")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (overrides the config)")
+	cmd.Flags().BoolVar(&printDefault, "defaultconfig", false, "print the default configuration and exit")
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	cmd.Flags().AddGoFlagSet(fs)
+	return cmd
+}

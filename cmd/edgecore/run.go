@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/klog/v2"
+
+	"github.com/outpostmesh/outpost/edgecore/config"
+	"github.com/outpostmesh/outpost/edgecore/hubclient"
+	"github.com/outpostmesh/outpost/edgecore/metaserver"
+	"github.com/outpostmesh/outpost/edgecore/metastore"
+	"github.com/outpostmesh/outpost/edgecore/nodestatus"
+)
+
+// run wires edgecore's parts and runs them until ctx ends. Shutdown order: the parts that
+// use the store stop first, the store closes last.
+func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
+	logger := klog.Background().WithValues("node", cfg.NodeName)
+	ctx = klog.NewContext(ctx, logger)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := os.MkdirAll(filepath.Dir(cfg.MetaStore.Path), 0o700); err != nil {
+		return fmt.Errorf("meta store: %w", err)
+	}
+	store, err := metastore.Open(cfg.MetaStore.Path, metastore.Options{Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ms, err := metaserver.New(metaserver.Options{Store: store, Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	msLn, err := net.Listen("tcp", cfg.MetaServer.Addr)
+	if err != nil {
+		return fmt.Errorf("metaserver: %w", err)
+	}
+	if cfg.MetaServer.Kubeconfig != "" {
+		if err := writeKubeconfig(cfg.MetaServer.Kubeconfig, "http://"+msLn.Addr().String()); err != nil {
+			msLn.Close()
+			return err
+		}
+	}
+
+	tlsCfg, err := hubclient.LoadTLSConfig(cfg.Hub.CAFile, cfg.Hub.CertFile, cfg.Hub.KeyFile)
+	if err != nil {
+		msLn.Close()
+		return err
+	}
+	hc, err := hubclient.New(hubclient.Options{
+		HubURL: cfg.Hub.URL, NodeName: cfg.NodeName, TLSConfig: tlsCfg, Store: store,
+		Logger: logger, Registerer: reg,
+		KeepAliveInterval: cfg.Hub.KeepAliveInterval.Duration,
+		ReadIdleTimeout:   cfg.Hub.ReadIdleTimeout.Duration,
+		MaxBackoff:        cfg.Hub.MaxBackoff.Duration,
+	})
+	if err != nil {
+		msLn.Close()
+		return err
+	}
+	defer hc.Close()
+
+	ns := cfg.NodeStatus
+	nsOpts := nodestatus.Options{
+		NodeName: cfg.NodeName, Send: hc.SendStatus, Interval: ns.Interval.Duration,
+		LeaseDuration: ns.LeaseDuration.Duration, KubeletPort: ns.KubeletPort,
+		Version: version, Logger: logger,
+	}
+	if ns.NodeIP != "" {
+		nsOpts.Addresses = nodestatus.StaticAddresses(ns.NodeIP, cfg.NodeName)
+	}
+	reporter, err := nodestatus.New(nsOpts)
+	if err != nil {
+		msLn.Close()
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	goRun := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && ctx.Err() == nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+				cancel() // one part failing stops edgecore: the supervisor restarts it whole
+			}
+		}()
+	}
+	goRun("metaserver", func() error { return ms.Serve(ctx, msLn) })
+	goRun("hub client", func() error { return hc.Run(ctx) })
+	goRun("node status", func() error { reporter.Run(ctx); return nil })
+	if cfg.HealthAddr != "" {
+		h := &health{reg: reg, ready: func() error {
+			if !hc.Connected() {
+				return errors.New("hub not connected")
+			}
+			return nil
+		}}
+		goRun("health", func() error { return h.serve(ctx, cfg.HealthAddr) })
+	}
+	logger.Info("edgecore started", "version", version, "hub", cfg.Hub.URL, "metaserver", msLn.Addr().String())
+	<-ctx.Done()
+	wg.Wait()
+	logger.Info("edgecore stopped")
+	return errors.Join(errs...)
+}
