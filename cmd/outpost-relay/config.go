@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -31,7 +32,7 @@ type Config struct {
 	// Realm is the TURN realm.
 	Realm string `json:"realm"`
 	// CredentialTTL is the lifetime of TURN credentials handed to agents.
-	CredentialTTL Duration `json:"credentialTTL"`
+	CredentialTTL metav1.Duration `json:"credentialTTL"`
 	// AllowExternalPeers lets TURN allocations send to any address, not only to other
 	// allocations on this relay.
 	AllowExternalPeers bool `json:"allowExternalPeers,omitempty"`
@@ -39,22 +40,8 @@ type Config struct {
 	MetricsAddr string `json:"metricsAddr"`
 }
 
-// Duration is a time.Duration written as "30s" in YAML.
-type Duration struct{ time.Duration }
-
-func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	if len(b) < 2 || b[0] != '"' {
-		return fmt.Errorf("duration %s: want a quoted string like \"24h\"", b)
-	}
-	v, err := time.ParseDuration(string(b[1 : len(b)-1]))
-	d.Duration = v
-	return err
-}
-
 const (
-	apiVersion = "outpost.io/v1alpha1"
+	apiVersion = "outpost.dev/v1alpha1"
 	kind       = "RelayConfiguration"
 )
 
@@ -69,7 +56,7 @@ func NewDefaultConfig() *Config {
 		CertFile:      "/etc/outpost/pki/relay.crt",
 		KeyFile:       "/etc/outpost/pki/relay.key",
 		Realm:         "outpost",
-		CredentialTTL: Duration{24 * time.Hour},
+		CredentialTTL: metav1.Duration{Duration: 24 * time.Hour},
 		MetricsAddr:   ":9479",
 	}
 }
