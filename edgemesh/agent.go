@@ -18,13 +18,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/outpostmesh/outpost/dns"
 	"github.com/outpostmesh/outpost/edgemesh/proxy"
 	"github.com/outpostmesh/outpost/edgemesh/view"
+	"github.com/outpostmesh/outpost/healthz"
 	"github.com/outpostmesh/outpost/tunnel"
 )
 
@@ -42,14 +42,13 @@ type Agent struct {
 	log    klog.Logger
 	reg    *prometheus.Registry
 
-	ctrl   *view.Controller
-	store  *view.Store
-	dns    *dns.Server
-	tun    *tunnel.Agent
-	proxy  *proxy.Proxy
-	addr   *nodeAddr
-	ready  chan struct{} // closed when every part has started
-	health *http.Server
+	ctrl  *view.Controller
+	store *view.Store
+	dns   *dns.Server
+	tun   *tunnel.Agent
+	proxy *proxy.Proxy
+	addr  *nodeAddr
+	ready chan struct{} // closed when every part has started
 	// syncedGen is the view generation the proxy and rules last synced to.
 	syncedGen atomic.Uint64
 }
@@ -99,10 +98,9 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 			a.log.Error(err, "Service view stopped")
 		}
 	})
-	if err := a.startHealth(); err != nil {
+	if err := a.startHealth(ctx, goRun); err != nil {
 		return err
 	}
-	stops = append(stops, func() error { return a.health.Close() })
 
 	if a.cfg.DNS.Enabled {
 		if ip := a.cfg.DNS.NodeLocalIP; ip != "" {
@@ -270,22 +268,17 @@ func (a *Agent) startTunnel(ctx context.Context) error {
 }
 
 // startHealth serves /metrics, /livez, /readyz and /status.
-func (a *Agent) startHealth() error {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+func (a *Agent) startHealth(ctx context.Context, goRun func(func())) error {
+	mux := healthz.Mux(a.reg, func() error {
 		select {
 		case <-a.ready:
 		default:
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
+			return errors.New("starting")
 		}
 		if !a.ctrl.Ready() {
-			http.Error(w, "service view empty: no API and no snapshot yet", http.StatusServiceUnavailable)
-			return
+			return errors.New("service view empty: no API and no snapshot yet")
 		}
-		_, _ = w.Write([]byte("ok"))
+		return nil
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		_, gen := a.store.Changed()
@@ -302,15 +295,14 @@ func (a *Agent) startHealth() error {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 	})
-	l, err := net.Listen("tcp", a.cfg.HealthAddr)
+	ln, err := net.Listen("tcp", a.cfg.HealthAddr)
 	if err != nil {
 		return fmt.Errorf("edgemesh: health listener: %w", err)
 	}
-	a.health = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := a.health.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	goRun(func() {
+		if err := healthz.Serve(ctx, ln, mux); err != nil {
 			a.log.Error(err, "Health server stopped")
 		}
-	}()
+	})
 	return nil
 }

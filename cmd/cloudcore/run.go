@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/outpostmesh/outpost/healthz"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/client-go/informers"
@@ -116,13 +118,13 @@ func run(ctx context.Context, cfg *Config) error {
 	goRun("hub", func() error { return h.Serve(ctx, hubLn) })
 	goRun("join endpoint", func() error { return serveHTTPS(ctx, joinLn, joinSrv, joinTLS) })
 	if cfg.HealthAddr != "" {
-		hs := &health{reg: reg, ready: func() error {
+		mux := healthz.Mux(reg, func() error {
 			if !synced.Load() {
 				return errors.New("informers not synced")
 			}
 			return nil
-		}}
-		goRun("health", func() error { return hs.serve(ctx, cfg.HealthAddr) })
+		})
+		goRun("health", func() error { return healthz.ListenAndServe(ctx, cfg.HealthAddr, mux) })
 	}
 	logger.Info("cloudcore started", "version", version, "hub", hubLn.Addr().String(), "join", joinLn.Addr().String(),
 		"hubURL", cfg.hubURL(), "caHash", ca.Hash())

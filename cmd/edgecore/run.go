@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/outpostmesh/outpost/healthz"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/klog/v2"
@@ -108,13 +110,15 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 	goRun("hub client", func() error { return hc.Run(ctx) })
 	goRun("node status", func() error { reporter.Run(ctx); return nil })
 	if cfg.HealthAddr != "" {
-		h := &health{reg: reg, ready: func() error {
+		// Ready means the hub session is up: the node works without it (the metaserver serves
+		// from disk), but a probe should see the cut.
+		mux := healthz.Mux(reg, func() error {
 			if !hc.Connected() {
 				return errors.New("hub not connected")
 			}
 			return nil
-		}}
-		goRun("health", func() error { return h.serve(ctx, cfg.HealthAddr) })
+		})
+		goRun("health", func() error { return healthz.ListenAndServe(ctx, cfg.HealthAddr, mux) })
 	}
 	logger.Info("edgecore started", "version", version, "hub", cfg.Hub.URL, "metaserver", msLn.Addr().String())
 	<-ctx.Done()
