@@ -69,13 +69,21 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		Username: user, Password: pass, Realm: s.opts.Realm,
 		Expires: time.Now().Add(s.opts.CredentialTTL),
 	}}
-	if err := ss.send(welcome, s.opts.WriteTimeout, s.opts.MaxFrameSize); err != nil {
-		log.V(1).Info("Sending welcome", "err", err)
+	// Register before the welcome, so that a node holding its welcome is reachable (a peer
+	// that signals it at once never gets "peer offline"), and hold the write lock meanwhile,
+	// so that nothing forwarded to it goes out before the welcome.
+	ss.wmu.Lock()
+	if !s.register(ss) {
+		ss.wmu.Unlock()
 		ss.close()
 		return
 	}
-
-	if !s.register(ss) {
+	_ = ss.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	err = WriteFrame(ss.conn, welcome, s.opts.MaxFrameSize)
+	ss.wmu.Unlock()
+	if err != nil {
+		log.V(1).Info("Sending welcome", "err", err)
+		s.unregister(ss)
 		ss.close()
 		return
 	}
