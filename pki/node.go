@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/x509"
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -59,4 +60,18 @@ func VerifyNode(cert *x509.Certificate, intermediates, roots *x509.CertPool, wan
 		return "", fmt.Errorf("%w: certificate names %q, expected %q", ErrNotNode, name, want)
 	}
 	return name, nil
+}
+
+// ServerSpec is the CertSpec of a serving certificate for hosts: each is an IP address or a
+// DNS name, as clients dial the server.
+func ServerSpec(commonName string, hosts []string) CertSpec {
+	spec := CertSpec{CommonName: commonName, Server: true}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			spec.IPs = append(spec.IPs, ip)
+		} else {
+			spec.DNSNames = append(spec.DNSNames, h)
+		}
+	}
+	return spec
 }

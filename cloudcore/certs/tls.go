@@ -3,7 +3,6 @@ package certs
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 
 	"github.com/outpostmesh/outpost/pki"
 )
@@ -13,15 +12,7 @@ import (
 // verifying, client certificates: /join has none, /renew verifies its own against the CA and
 // answers a clear error rather than failing the handshake.
 func ServingTLSConfig(ca *pki.CA, hosts []string) (*tls.Config, error) {
-	spec := pki.CertSpec{CommonName: "outpost-cloudcore", Server: true}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			spec.IPs = append(spec.IPs, ip)
-		} else {
-			spec.DNSNames = append(spec.DNSNames, h)
-		}
-	}
-	kp, err := ca.Issue(spec)
+	kp, err := ca.Issue(pki.ServerSpec("outpost-cloudcore", hosts))
 	if err != nil {
 		return nil, err
 	}

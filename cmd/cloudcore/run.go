@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/outpostmesh/outpost/healthz"
 
@@ -83,25 +84,16 @@ func run(ctx context.Context, cfg *Config) error {
 		return fmt.Errorf("join endpoint: %w", err)
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		errs   []error
-		synced atomic.Bool
-	)
+	// One part failing stops cloudcore: its supervisor restarts it whole.
+	g, ctx := errgroup.WithContext(ctx)
+	var synced atomic.Bool
 	goRun := func(name string, f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			if err := f(); err != nil && ctx.Err() == nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
-				cancel() // one part failing stops cloudcore: its supervisor restarts it whole
+				return fmt.Errorf("%s: %w", name, err)
 			}
-		}()
+			return nil
+		})
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
@@ -129,9 +121,9 @@ func run(ctx context.Context, cfg *Config) error {
 	logger.Info("cloudcore started", "version", version, "hub", hubLn.Addr().String(), "join", joinLn.Addr().String(),
 		"hubURL", cfg.hubURL(), "caHash", ca.Hash())
 	<-ctx.Done()
-	wg.Wait()
+	err = g.Wait()
 	logger.Info("cloudcore stopped")
-	return errors.Join(errs...)
+	return err
 }
 
 func newClient(kubeconfig string) (kubernetes.Interface, error) {
@@ -148,15 +140,7 @@ func newClient(kubeconfig string) (kubernetes.Interface, error) {
 
 // servingCert issues a node-independent server certificate for the addresses edges dial.
 func servingCert(ca *pki.CA, cn string, hosts []string) (tls.Certificate, error) {
-	spec := pki.CertSpec{CommonName: cn, Server: true}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			spec.IPs = append(spec.IPs, ip)
-		} else {
-			spec.DNSNames = append(spec.DNSNames, h)
-		}
-	}
-	kp, err := ca.Issue(spec)
+	kp, err := ca.Issue(pki.ServerSpec(cn, hosts))
 	if err != nil {
 		return tls.Certificate{}, err
 	}

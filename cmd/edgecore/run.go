@@ -7,7 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/outpostmesh/outpost/healthz"
 
@@ -87,24 +88,15 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
+	// One part failing stops edgecore: its supervisor restarts it whole.
+	g, ctx := errgroup.WithContext(ctx)
 	goRun := func(name string, f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			if err := f(); err != nil && ctx.Err() == nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
-				cancel() // one part failing stops edgecore: the supervisor restarts it whole
+				return fmt.Errorf("%s: %w", name, err)
 			}
-		}()
+			return nil
+		})
 	}
 	goRun("metaserver", func() error { return ms.Serve(ctx, msLn) })
 	goRun("hub client", func() error { return hc.Run(ctx) })
@@ -122,7 +114,7 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 	}
 	logger.Info("edgecore started", "version", version, "hub", cfg.Hub.URL, "metaserver", msLn.Addr().String())
 	<-ctx.Done()
-	wg.Wait()
+	err = g.Wait()
 	logger.Info("edgecore stopped")
-	return errors.Join(errs...)
+	return err
 }
