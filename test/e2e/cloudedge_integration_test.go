@@ -177,7 +177,7 @@ func TestCloudEdge(t *testing.T) {
 		c.createService("svc-cut")
 		// Longer than the hub's pong timeout: the session dies and the next one resumes from
 		// a1's inventory. Meanwhile a1 keeps serving what it had.
-		time.Sleep(4 * time.Second)
+		time.Sleep(edgelab.FastTimings().HubPongTimeout + time.Second)
 		if during := c.held(ms1); !maps.Equal(before, during) {
 			t.Errorf("a1 changed while cut off:\n%v\nbefore\n%v", keys(during), keys(before))
 		}

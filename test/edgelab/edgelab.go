@@ -47,8 +47,8 @@ type Timings struct {
 // FastTimings suit a test that cuts links for a few seconds.
 func FastTimings() Timings {
 	return Timings{
-		HubPing: time.Second, HubPongTimeout: 3 * time.Second, Grace: 4 * time.Second,
-		EdgeKeepAlive: time.Second, EdgeReadIdle: 4 * time.Second, EdgeMaxBackoff: time.Second,
+		HubPing: time.Second, HubPongTimeout: 5 * time.Second, Grace: 6 * time.Second,
+		EdgeKeepAlive: time.Second, EdgeReadIdle: 6 * time.Second, EdgeMaxBackoff: time.Second,
 		StatusInterval: 2 * time.Second,
 	}
 }
