@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/outpostmesh/outpost/edgemesh/proxy"
 	"github.com/outpostmesh/outpost/edgemesh/view"
 	"github.com/outpostmesh/outpost/tunnel"
 )
@@ -92,8 +93,7 @@ func serveStream(ctx context.Context, s tunnel.Stream, store *view.Store, node s
 		if err != nil {
 			return fmt.Errorf("edgemesh: dial %s for %s: %w", h.Addr, s.Peer(), err)
 		}
-		defer c.Close()
-		splice(s, c)
+		proxy.Splice(s, c, 0)
 		return nil
 	}
 	c, err := d.DialContext(dctx, "udp", h.Addr.String())
@@ -103,24 +103,6 @@ func serveStream(ctx context.Context, s tunnel.Stream, store *view.Store, node s
 	defer c.Close()
 	relayDatagrams(&datagramConn{Conn: s}, c)
 	return nil
-}
-
-// splice copies both ways until both directions end, passing half-closes on.
-func splice(a, b net.Conn) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	cp := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		} else {
-			_ = dst.Close()
-		}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	wg.Wait()
 }
 
 // relayDatagrams moves datagrams between two datagram conns until either fails or goes idle.

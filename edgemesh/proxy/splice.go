@@ -24,6 +24,10 @@ type closeWriter interface{ CloseWrite() error }
 // benchmark flips it to compare both paths.
 var noSplice atomic.Bool
 
+// Splice is splice for other packages: the agent's tunnel end uses it between a peer's
+// stream and the local endpoint.
+func Splice(a, b net.Conn, idle time.Duration) (aToB, bToA int64) { return splice(a, b, idle) }
+
 // splice copies both ways between client and backend until both directions end, then
 // closes both. A clean EOF on one side is passed on as a half-close (CloseWrite) when the
 // other side supports it; an error, or a side without CloseWrite, tears the pair down.
