@@ -284,7 +284,7 @@ func (a *Agent) startHealth(ctx context.Context, goRun func(func())) error {
 		_, gen := a.store.Changed()
 		st := map[string]any{
 			"node":      a.cfg.NodeName,
-			"services":  len(a.store.Services()),
+			"services":  a.store.Len(),
 			"apiSynced": a.ctrl.Synced(),
 			// proxyInSync: the proxy and the rules reflect the current view.
 			"proxyInSync": a.proxy == nil || a.syncedGen.Load() == gen,
