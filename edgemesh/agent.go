@@ -257,6 +257,9 @@ func (a *Agent) startTunnel(ctx context.Context) error {
 	if tc.LANDiscovery {
 		opts.LAN = &tunnel.LANOptions{}
 	}
+	for _, p := range tc.ExcludeCandidateCIDRs {
+		opts.ExcludeCandidateCIDRs = append(opts.ExcludeCandidateCIDRs, netip.MustParsePrefix(p)) // validated with the config
+	}
 	if a.tun, err = tunnel.New(opts); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -88,6 +89,9 @@ type TunnelConfig struct {
 	KeyFile  string `json:"keyFile"`
 	// LANDiscovery finds same-LAN peers without a relay.
 	LANDiscovery bool `json:"lanDiscovery"`
+	// ExcludeCandidateCIDRs are node addresses never offered to peers for hole punching (e.g.
+	// bridges of local pods); loopback and link-local addresses are never offered anyway.
+	ExcludeCandidateCIDRs []string `json:"excludeCandidateCIDRs,omitempty"`
 }
 
 // NewDefaultConfig returns the configuration --defaultconfig prints.
@@ -149,6 +153,11 @@ func (c *Config) Validate() error {
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("stateDir is empty"))
+	}
+	for _, p := range c.Tunnel.ExcludeCandidateCIDRs {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			errs = append(errs, fmt.Errorf("tunnel.excludeCandidateCIDRs: %w", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

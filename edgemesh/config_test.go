@@ -30,6 +30,7 @@ func TestParseConfig(t *testing.T) {
 		"unknown field": "apiVersion: outpost.dev/v1alpha1\nkind: EdgeMeshAgentConfig\nbogus: 1\n",
 		"bad duration":  "apiVersion: outpost.dev/v1alpha1\nkind: EdgeMeshAgentConfig\ndns:\n  ttl: soon\n",
 		"negative":      "apiVersion: outpost.dev/v1alpha1\nkind: EdgeMeshAgentConfig\nproxy:\n  retries: -1\n",
+		"bad cidr":      "apiVersion: outpost.dev/v1alpha1\nkind: EdgeMeshAgentConfig\ntunnel:\n  excludeCandidateCIDRs: [10.0.0.0/33]\n",
 		"not yaml":      "\t{{{",
 	} {
 		if _, err := ParseConfig([]byte(bad)); !errors.Is(err, ErrConfig) {
