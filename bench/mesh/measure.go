@@ -7,16 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 	"github.com/outpostmesh/outpost/test/lab"
 )
-
-// opener opens a connection (TCP) or a stream on an established connection (QUIC).
-type opener func(ctx context.Context) (stream, error)
 
 // transfer is the result of one throughput run.
 type transfer struct {
@@ -64,7 +61,7 @@ func throughput(ctx context.Context, open opener, n int, total int64, limit time
 			return transfer{}, fmt.Errorf("open: %w", err)
 		}
 		conns = append(conns, s)
-		defer bound(ctx, s)()
+		defer probe.Bound(ctx, s)()
 	}
 	chunk := make([]byte, 64<<10)
 	u0, s0 := selfCPU()
@@ -150,13 +147,8 @@ func summarize(ds []time.Duration) latency {
 	if len(ds) == 0 {
 		return latency{}
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	q := func(p float64) float64 {
-		i := int(p*float64(len(s))+0.5) - 1
-		return us(s[max(0, min(i, len(s)-1))])
-	}
-	return latency{N: len(s), P50: q(0.50), P99: q(0.99), Max: us(s[len(s)-1])}
+	q, mx := probe.Quantiles(ds, 0.50, 0.99)
+	return latency{N: len(ds), P50: us(q[0]), P99: us(q[1]), Max: us(mx)}
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
@@ -179,7 +171,7 @@ func openEcho(ctx context.Context, open opener, n int) (*echoConn, error) {
 		return nil, err
 	}
 	e := &echoConn{s: s, msg: make([]byte, 64), back: make([]byte, 64), samples: make([]time.Duration, 0, n)}
-	e.stopWait = bound(ctx, s)
+	e.stopWait = probe.Bound(ctx, s)
 	_ = s.SetDeadline(time.Now().Add(time.Duration(n)*10*time.Millisecond + 30*time.Second))
 	if _, err := s.Write([]byte{modeEcho}); err != nil {
 		e.close()

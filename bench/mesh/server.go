@@ -1,22 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/binary"
 	"io"
 	"net"
 	"sync"
 	"time"
-)
 
-// stream is what every path under test hands out: a TCP connection (direct, or to a
-// Service's ClusterIP and so through the agent) or a QUIC stream (the ceiling).
-type stream interface {
-	io.ReadWriter
-	CloseWrite() error
-	Close() error
-	SetDeadline(time.Time) error
-}
+	"github.com/outpostmesh/outpost/bench/internal/probe"
+)
 
 // The first byte a client writes on every connection picks what the server does with it.
 //
@@ -29,6 +21,12 @@ const (
 	modeEcho    = 'E'
 	modeRequest = 'R'
 	reqSize     = 64
+)
+
+// stream and opener are the measuring types both lab benchmarks share.
+type (
+	stream = probe.Stream
+	opener = probe.Opener
 )
 
 // serve is the server side of every path.
@@ -93,9 +91,4 @@ func (s *sinkServer) close() {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
-}
-
-// bound makes ctx's end (SIGINT, the run's timeout) interrupt blocked I/O on s.
-func bound(ctx context.Context, s stream) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { _ = s.SetDeadline(time.Unix(1, 0)) })
 }

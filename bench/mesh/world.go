@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 	"github.com/outpostmesh/outpost/edgemesh/view"
 	"github.com/outpostmesh/outpost/pki"
 	"github.com/outpostmesh/outpost/test/lab"
@@ -232,14 +233,14 @@ func (w *world) quicCeiling(ctx context.Context) (open opener, closeFn func(), e
 		sconn.Close()
 		wg.Wait()
 	}
-	ln, err := str.Listen(st, quicConfig())
+	ln, err := str.Listen(st, probe.QUICConfig())
 	if err != nil {
 		teardown()
 		return nil, nil, err
 	}
-	serveQUIC(sctx, ln, &wg)
+	probe.ServeQUIC(sctx, ln, &wg, serve)
 	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
-	c, err := ctr.Dial(dctx, sconn.LocalAddr(), ct, quicConfig())
+	c, err := ctr.Dial(dctx, sconn.LocalAddr(), ct, probe.QUICConfig())
 	dcancel()
 	if err != nil {
 		_ = ln.Close()
@@ -251,7 +252,7 @@ func (w *world) quicCeiling(ctx context.Context) (open opener, closeFn func(), e
 		if err != nil {
 			return nil, err
 		}
-		return qstream{s}, nil
+		return probe.QStream{Stream: s}, nil
 	}
 	return open, func() {
 		_ = c.CloseWithError(0, "")
@@ -259,21 +260,6 @@ func (w *world) quicCeiling(ctx context.Context) (open opener, closeFn func(), e
 		teardown()
 	}, nil
 }
-
-// quicConfig is tunnel.Agent's QUIC configuration with tunnel.Options' defaults (quicConfig
-// in tunnel/agent.go, as bench/tunnel copies it): quic-go's default flow-control windows.
-func quicConfig() *quic.Config {
-	return &quic.Config{
-		HandshakeIdleTimeout:  5 * time.Second,
-		MaxIdleTimeout:        30 * time.Second,
-		KeepAlivePeriod:       10 * time.Second,
-		MaxIncomingStreams:    8192,
-		MaxIncomingUniStreams: -1,
-		EnableDatagrams:       true,
-	}
-}
-
-const benchALPN = "outpost-bench"
 
 // tlsPair returns mutually authenticated TLS 1.3 configurations with node certificates
 // (ECDSA P-256, as the tunnel's) from the lab's CA.
@@ -291,42 +277,12 @@ func tlsPair(ca *pki.CA, server, client string) (*tls.Config, *tls.Config, error
 			Certificates: []tls.Certificate{skp.TLSCertificate()},
 			ClientAuth:   tls.RequireAndVerifyClientCert,
 			ClientCAs:    ca.Pool(),
-			NextProtos:   []string{benchALPN},
+			NextProtos:   []string{probe.ALPN},
 		}, &tls.Config{
 			MinVersion:   tls.VersionTLS13,
 			Certificates: []tls.Certificate{ckp.TLSCertificate()},
 			RootCAs:      ca.Pool(),
 			ServerName:   server,
-			NextProtos:   []string{benchALPN},
+			NextProtos:   []string{probe.ALPN},
 		}, nil
-}
-
-// qstream gives a QUIC stream the half-close of a TCP connection.
-type qstream struct{ *quic.Stream }
-
-func (s qstream) CloseWrite() error { return s.Stream.Close() }
-func (s qstream) Close() error {
-	s.CancelRead(0)
-	return s.Stream.Close()
-}
-
-// serveQUIC accepts connections and streams on ln until ctx ends.
-func serveQUIC(ctx context.Context, ln *quic.Listener, wg *sync.WaitGroup) {
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept(ctx)
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				for {
-					s, err := c.AcceptStream(ctx)
-					if err != nil {
-						return
-					}
-					wg.Go(func() { serve(qstream{s}) })
-				}
-			})
-		}
-	})
 }

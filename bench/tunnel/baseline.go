@@ -12,6 +12,7 @@ import (
 	"github.com/pion/turn/v5"
 	"github.com/quic-go/quic-go"
 
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 	"github.com/outpostmesh/outpost/pki"
 	"github.com/outpostmesh/outpost/tunnel/relay"
 )
@@ -48,15 +49,15 @@ func (w *world) plainQUIC(ctx context.Context, client string) (*setup, error) {
 		sconn.Close()
 		wg.Wait()
 	}
-	ln, err := str.Listen(st, quicConfig())
+	ln, err := str.Listen(st, probe.QUICConfig())
 	if err != nil {
 		teardown()
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	serveQUIC(sctx, ln, &wg)
+	probe.ServeQUIC(sctx, ln, &wg, serve)
 	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
-	c, err := ctr.Dial(dctx, sconn.LocalAddr(), ct, quicConfig())
+	c, err := ctr.Dial(dctx, sconn.LocalAddr(), ct, probe.QUICConfig())
 	dcancel()
 	if err != nil {
 		cancel()
@@ -206,15 +207,15 @@ func (w *world) turnQUIC(ctx context.Context, srv, cli string) (*setup, error) {
 		teardown()
 		return nil, err
 	}
-	ln, err := se.tr.Listen(st, quicConfig())
+	ln, err := se.tr.Listen(st, probe.QUICConfig())
 	if err != nil {
 		teardown()
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	serveQUIC(sctx, ln, &wg)
+	probe.ServeQUIC(sctx, ln, &wg, serve)
 	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
-	c, err := ce.tr.Dial(dctx, se.relayed.LocalAddr(), ct, quicConfig())
+	c, err := ce.tr.Dial(dctx, se.relayed.LocalAddr(), ct, probe.QUICConfig())
 	dcancel()
 	if err != nil {
 		cancel()

@@ -6,23 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 )
-
-// stream is what every path under test hands out: a tunnel.Stream, a QUIC stream (wrapped) or
-// a TCP connection.
-type stream interface {
-	io.ReadWriter
-	CloseWrite() error
-	Close() error
-	SetDeadline(time.Time) error
-}
-
-// opener opens a stream on an established connection (or, for TCP, a new connection).
-type opener func(ctx context.Context) (stream, error)
 
 // The first byte a client writes on every stream picks what the server does with it.
 //
@@ -31,6 +20,12 @@ type opener func(ctx context.Context) (stream, error)
 const (
 	modeSink = 'S'
 	modeEcho = 'E'
+)
+
+// stream and opener are the measuring types both lab benchmarks share.
+type (
+	stream = probe.Stream
+	opener = probe.Opener
 )
 
 // serve is the server side of every path.
@@ -55,11 +50,6 @@ func serve(s stream) {
 		_, _ = io.CopyBuffer(s, s, make([]byte, 4<<10))
 		_ = s.CloseWrite()
 	}
-}
-
-// bound makes ctx's end (SIGINT, the run's timeout) interrupt blocked I/O on s.
-func bound(ctx context.Context, s stream) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { _ = s.SetDeadline(time.Unix(1, 0)) })
 }
 
 // transfer is the result of one throughput run.
@@ -89,7 +79,7 @@ func throughput(ctx context.Context, open opener, n int, total int64, limit time
 			return transfer{}, fmt.Errorf("open stream: %w", err)
 		}
 		streams = append(streams, s)
-		defer bound(ctx, s)()
+		defer probe.Bound(ctx, s)()
 	}
 	chunk := make([]byte, 64<<10)
 	cpu0 := cpuTime()
@@ -176,14 +166,8 @@ func summarize(ds []time.Duration) latency {
 	if len(ds) == 0 {
 		return latency{}
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	q := func(p float64) float64 {
-		i := int(p*float64(len(s))+0.5) - 1
-		i = max(0, min(i, len(s)-1))
-		return ms(s[i])
-	}
-	return latency{N: len(s), P50: q(0.50), P99: q(0.99), Max: ms(s[len(s)-1])}
+	q, mx := probe.Quantiles(ds, 0.50, 0.99)
+	return latency{N: len(ds), P50: ms(q[0]), P99: ms(q[1]), Max: ms(mx)}
 }
 
 // summarizeAll is summarize keeping the samples.
@@ -211,7 +195,7 @@ func opens(ctx context.Context, open opener, n int) (latency, error) {
 		if err != nil {
 			return latency{}, err
 		}
-		stop := bound(ctx, s)
+		stop := probe.Bound(ctx, s)
 		_ = s.SetDeadline(time.Now().Add(5 * time.Second))
 		var b [1]byte
 		_, err = s.Write([]byte{modeEcho, 'x'})
@@ -236,7 +220,7 @@ func pingPong(ctx context.Context, open opener, n int) (latency, error) {
 		return latency{}, err
 	}
 	defer s.Close()
-	defer bound(ctx, s)()
+	defer probe.Bound(ctx, s)()
 	_ = s.SetDeadline(time.Now().Add(time.Duration(n)*10*time.Millisecond + 10*time.Second))
 	if _, err := s.Write([]byte{modeEcho}); err != nil {
 		return latency{}, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 	"github.com/outpostmesh/outpost/tunnel"
 )
 
@@ -59,7 +60,7 @@ func firstByte(ctx context.Context, n *node, peer string) (time.Duration, error)
 		return 0, err
 	}
 	defer s.Close()
-	defer bound(ctx, s)()
+	defer probe.Bound(ctx, s)()
 	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := s.Write([]byte{modeEcho, 'x'}); err != nil {
 		return 0, err

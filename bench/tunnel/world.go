@@ -11,6 +11,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"k8s.io/klog/v2"
 
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 	"github.com/outpostmesh/outpost/pki"
 	"github.com/outpostmesh/outpost/test/lab"
 	"github.com/outpostmesh/outpost/tunnel"
@@ -216,22 +217,6 @@ func (n *node) opener(peer string, want tunnel.PathKind) opener {
 	}
 }
 
-// quicConfig is tunnel.Agent's QUIC configuration with tunnel.Options' defaults (see
-// quicConfig in tunnel/agent.go); the QUIC baselines use it so they differ from Outpost only
-// in what Outpost adds.
-func quicConfig() *quic.Config {
-	return &quic.Config{
-		HandshakeIdleTimeout:  5 * time.Second,
-		MaxIdleTimeout:        30 * time.Second,
-		KeepAlivePeriod:       10 * time.Second,
-		MaxIncomingStreams:    8192,
-		MaxIncomingUniStreams: -1,
-		EnableDatagrams:       true,
-	}
-}
-
-const benchALPN = "outpost-bench"
-
 // tlsPair returns server and client TLS 1.3 configurations with node certificates from the CA
 // (ECDSA P-256, as the tunnel's), mutually authenticated as the tunnel's are.
 func (w *world) tlsPair(server, client string) (*tls.Config, *tls.Config, error) {
@@ -248,46 +233,16 @@ func (w *world) tlsPair(server, client string) (*tls.Config, *tls.Config, error)
 		Certificates: []tls.Certificate{skp.TLSCertificate()},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    w.ca.Pool(),
-		NextProtos:   []string{benchALPN},
+		NextProtos:   []string{probe.ALPN},
 	}
 	ct := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{ckp.TLSCertificate()},
 		RootCAs:      w.ca.Pool(),
 		ServerName:   server,
-		NextProtos:   []string{benchALPN},
+		NextProtos:   []string{probe.ALPN},
 	}
 	return st, ct, nil
-}
-
-// qstream gives a QUIC stream the half-close of a TCP connection.
-type qstream struct{ *quic.Stream }
-
-func (s qstream) CloseWrite() error { return s.Stream.Close() }
-func (s qstream) Close() error {
-	s.CancelRead(0)
-	return s.Stream.Close()
-}
-
-// serveQUIC accepts connections and streams on ln until ctx ends.
-func serveQUIC(ctx context.Context, ln *quic.Listener, wg *sync.WaitGroup) {
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept(ctx)
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				for {
-					s, err := c.AcceptStream(ctx)
-					if err != nil {
-						return
-					}
-					wg.Go(func() { serve(qstream{s}) })
-				}
-			})
-		}
-	})
 }
 
 // quicOpener opens streams on an established QUIC connection.
@@ -297,6 +252,6 @@ func quicOpener(c *quic.Conn) opener {
 		if err != nil {
 			return nil, err
 		}
-		return qstream{s}, nil
+		return probe.QStream{Stream: s}, nil
 	}
 }
