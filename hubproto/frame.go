@@ -94,6 +94,11 @@ type Change struct {
 type StatusUpdate struct {
 	Ref
 	Object json.RawMessage `json:"object"`
+	// Finalize (pods only) says the edge has stopped every container of a pod that is being
+	// deleted: the cloud applies the status, then deletes the pod with grace period 0 and the
+	// object's metadata.uid as precondition, as the kubelet does (a newer pod of the same name
+	// is never touched).
+	Finalize bool `json:"finalize,omitempty"`
 }
 
 // Sentinel errors of the framing layer.
