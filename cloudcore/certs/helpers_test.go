@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
 
+	"github.com/outpostmesh/outpost/enroll"
 	"github.com/outpostmesh/outpost/pki"
 )
 
@@ -38,7 +39,10 @@ type env struct {
 	url    string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with options changed by mod (nil: none).
+func newEnvWith(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
 	client := fake.NewClientset()
 	ca, err := LoadOrCreateCA(context.Background(), client)
@@ -46,7 +50,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Now()}
-	s, err := NewServer(Options{Client: client, CA: ca, HubURL: testHubURL, Logger: ktesting.NewLogger(t, ktesting.NewConfig()), Now: clk.Now})
+	opts := Options{Client: client, CA: ca, HubURL: testHubURL, Logger: ktesting.NewLogger(t, ktesting.NewConfig()), Now: clk.Now}
+	if mod != nil {
+		mod(&opts)
+	}
+	s, err := NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +76,8 @@ func (e *env) token(t *testing.T, ttl time.Duration) Token {
 	return tok
 }
 
-func (e *env) join(tok, node string) (*Credentials, error) {
+func (e *env) join(tok, node string) (*enroll.Credentials, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return Join(ctx, JoinOptions{Endpoint: e.url, Token: tok, CAHash: e.ca.Hash(), NodeName: node})
+	return enroll.Join(ctx, enroll.JoinOptions{Endpoint: e.url, Token: tok, CAHash: e.ca.Hash(), NodeName: node})
 }

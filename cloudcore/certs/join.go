@@ -4,23 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/outpostmesh/outpost/enroll"
 )
 
-// handleJoin: check the token and the CSR, claim the token, register the Node, sign. A failure
+// join checks the token and the CSR, claims the token, registers the Node and signs. A failure
 // after the claim releases the token, so a join that did not complete can be retried.
-func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
-	if err := s.join(w, r); err != nil {
-		s.fail(w, r, err)
-	}
-}
-
 func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	var req JoinRequest
+	var req enroll.JoinRequest
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkNodeName(req.NodeName); err != nil {
+	if err := enroll.CheckNodeName(req.NodeName); err != nil {
 		return err
 	}
 	secret, err := s.tokens.Check(ctx, req.Token)

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/outpostmesh/outpost/enroll"
 	"github.com/outpostmesh/outpost/pki"
 )
 
@@ -80,7 +81,7 @@ func TestJoinRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = e.post(PathJoin, JoinRequest{Token: tt.token, NodeName: tt.node, CSRPEM: string(csrPEM)}, nil)
+			err = e.post(enroll.PathJoin, enroll.JoinRequest{Token: tt.token, NodeName: tt.node, CSRPEM: string(csrPEM)}, nil)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("join: %v, want %v", err, tt.want)
 			}
@@ -92,13 +93,13 @@ func TestJoinRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = e.post(PathJoin, JoinRequest{Token: good.String(), NodeName: "edge-1", CSRPEM: string(csrPEM)}, nil)
+		err = e.post(enroll.PathJoin, enroll.JoinRequest{Token: good.String(), NodeName: "edge-1", CSRPEM: string(csrPEM)}, nil)
 		if !errors.Is(err, ErrNodeNameMismatch) {
 			t.Fatalf("join: %v, want ErrNodeNameMismatch", err)
 		}
 	})
 	t.Run("garbage CSR", func(t *testing.T) {
-		err := e.post(PathJoin, JoinRequest{Token: good.String(), NodeName: "edge-1", CSRPEM: "garbage"}, nil)
+		err := e.post(enroll.PathJoin, enroll.JoinRequest{Token: good.String(), NodeName: "edge-1", CSRPEM: "garbage"}, nil)
 		if !errors.Is(err, ErrCSRInvalid) {
 			t.Fatalf("join: %v, want ErrCSRInvalid", err)
 		}
@@ -117,7 +118,7 @@ func TestJoinPinMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := e.token(t, time.Hour)
-	_, err = Join(context.Background(), JoinOptions{Endpoint: e.url, Token: tok.String(), CAHash: other.Hash(), NodeName: "edge-1"})
+	_, err = enroll.Join(context.Background(), enroll.JoinOptions{Endpoint: e.url, Token: tok.String(), CAHash: other.Hash(), NodeName: "edge-1"})
 	if !errors.Is(err, ErrCAPinMismatch) {
 		t.Fatalf("join with a wrong pin: %v, want ErrCAPinMismatch", err)
 	}
@@ -157,7 +158,7 @@ func TestRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	renewed, err := Renew(ctx, e.url, e.ca.Pool(), current, 0)
+	renewed, err := enroll.Renew(ctx, e.url, e.ca.Pool(), current, 0)
 	if err != nil {
 		t.Fatalf("Renew: %v", err)
 	}
@@ -180,10 +181,10 @@ func TestRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Renew(ctx, e.url, e.ca.Pool(), foreign, 0); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := enroll.Renew(ctx, e.url, e.ca.Pool(), foreign, 0); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("renew with another CA's certificate: %v, want ErrUnauthenticated", err)
 	}
-	if err := e.post(PathRenew, RenewRequest{CSRPEM: "x"}, nil); !errors.Is(err, ErrUnauthenticated) {
+	if err := e.post(enroll.PathRenew, enroll.RenewRequest{CSRPEM: "x"}, nil); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("renew without a certificate: %v, want ErrUnauthenticated", err)
 	}
 
@@ -192,9 +193,9 @@ func TestRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := httpClient(&tls.Config{RootCAs: e.ca.Pool(), Certificates: []tls.Certificate{current.TLSCertificate()}}, 0)
+	c := enroll.HTTPClient(&tls.Config{RootCAs: e.ca.Pool(), Certificates: []tls.Certificate{current.TLSCertificate()}}, 0)
 	defer c.CloseIdleConnections()
-	if err := post(ctx, c, e.url+PathRenew, RenewRequest{CSRPEM: string(csrPEM)}, &CertResponse{}); !errors.Is(err, ErrNodeNameMismatch) {
+	if err := enroll.Post(ctx, c, e.url+enroll.PathRenew, enroll.RenewRequest{CSRPEM: string(csrPEM)}, &enroll.CertResponse{}); !errors.Is(err, ErrNodeNameMismatch) {
 		t.Fatalf("renew for another node: %v, want ErrNodeNameMismatch", err)
 	}
 }
@@ -203,17 +204,17 @@ func TestRenew(t *testing.T) {
 func (e *env) post(path string, body any, into any) error {
 	pool := x509.NewCertPool()
 	pool.AddCert(e.ca.Cert)
-	c := httpClient(&tls.Config{RootCAs: pool}, 0)
+	c := enroll.HTTPClient(&tls.Config{RootCAs: pool}, 0)
 	defer c.CloseIdleConnections()
 	if into == nil {
-		into = &CertResponse{}
+		into = &enroll.CertResponse{}
 	}
-	return post(context.Background(), c, e.url+path, body, into)
+	return enroll.Post(context.Background(), c, e.url+path, body, into)
 }
 
 func TestGetCA(t *testing.T) {
 	e := newEnv(t)
-	resp, err := e.srv.Client().Get(e.url + PathCA)
+	resp, err := e.srv.Client().Get(e.url + enroll.PathCA)
 	if err != nil {
 		t.Fatal(err)
 	}

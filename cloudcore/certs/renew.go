@@ -1,31 +1,19 @@
 package certs
 
 import (
-	"fmt"
 	"net/http"
 
-	"github.com/outpostmesh/outpost/pki"
+	"github.com/outpostmesh/outpost/enroll"
 )
 
-// handleRenew signs a new certificate for the node of the request's client certificate, which
-// must be a valid node identity of this CA. The CSR must name the same node.
-func (s *Server) handleRenew(w http.ResponseWriter, r *http.Request) {
-	if err := s.renew(w, r); err != nil {
-		s.fail(w, r, err)
-	}
-}
-
+// renew signs a new certificate for the node of the request's client certificate, which must
+// be a valid node identity of this CA. The CSR must name the same node.
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return fmt.Errorf("%w: no client certificate", ErrUnauthenticated)
-	}
-	chain := r.TLS.PeerCertificates
-	inter := x509Pool(chain[1:])
-	node, err := pki.VerifyNode(chain[0], inter, s.opts.CA.Pool(), "")
+	node, err := s.nodeOf(r)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		return err
 	}
-	var req RenewRequest
+	var req enroll.RenewRequest
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}

@@ -3,61 +3,22 @@ package certs
 import (
 	"crypto/rand"
 	"fmt"
-	"regexp"
-	"strings"
+
+	"github.com/outpostmesh/outpost/enroll"
 )
 
-// Token is a bootstrap token, kubeadm's format: "<id>.<secret>", a 6-character public id and a
-// 16-character secret, both [a-z0-9]. The id names the Secret that stores it
-// ("bootstrap-token-<id>" in kube-system).
-type Token struct {
-	ID     string
-	Secret string
-}
+// Token is a bootstrap token, "<id>.<secret>" (see enroll.Token, where the format lives so
+// that `outpost join` shares it).
+type Token = enroll.Token
 
-var (
-	tokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
-	pinRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-)
+// ParseToken reads "<id>.<secret>"; see enroll.ParseToken.
+func ParseToken(s string) (Token, error) { return enroll.ParseToken(s) }
 
-// String returns "<id>.<secret>".
-func (t Token) String() string { return t.ID + "." + t.Secret }
+// JoinToken returns "<id>.<secret>@sha256:<hex>"; see enroll.JoinToken.
+func JoinToken(t Token, caHash string) string { return enroll.JoinToken(t, caHash) }
 
-// ParseToken reads "<id>.<secret>".
-func ParseToken(s string) (Token, error) {
-	m := tokenRE.FindStringSubmatch(s)
-	if m == nil {
-		return Token{}, fmt.Errorf("%w: want <6 a-z0-9>.<16 a-z0-9>", ErrTokenMalformed)
-	}
-	return Token{ID: m[1], Secret: m[2]}, nil
-}
-
-// JoinToken is what `outpost token create` prints and `outpost join --token` takes: the token
-// and the CA pin, "<id>.<secret>@sha256:<hex>".
-func JoinToken(t Token, caHash string) string { return t.String() + "@" + caHash }
-
-// ParseJoinToken reads "<id>.<secret>@sha256:<hex>", or a bare "<id>.<secret>" (pin "").
-func ParseJoinToken(s string) (Token, string, error) {
-	tok, pin, hasPin := strings.Cut(strings.TrimSpace(s), "@")
-	t, err := ParseToken(tok)
-	if err != nil {
-		return Token{}, "", err
-	}
-	if hasPin {
-		if err := CheckPin(pin); err != nil {
-			return Token{}, "", err
-		}
-	}
-	return t, pin, nil
-}
-
-// CheckPin checks that pin is "sha256:" followed by 64 lower-case hex digits.
-func CheckPin(pin string) error {
-	if !pinRE.MatchString(pin) {
-		return fmt.Errorf("%w: CA pin %q is not sha256:<64 hex digits>", ErrTokenMalformed, pin)
-	}
-	return nil
-}
+// ParseJoinToken reads a join token; see enroll.ParseJoinToken.
+func ParseJoinToken(s string) (Token, string, error) { return enroll.ParseJoinToken(s) }
 
 // NewToken returns a random token.
 func NewToken() (Token, error) {

@@ -53,6 +53,7 @@ func run(ctx context.Context, cfg *Config) error {
 	}
 	joinSrv, err := certs.NewServer(certs.Options{
 		Client: client, CA: ca, HubURL: cfg.hubURL(), CertValidity: cfg.Join.CertValidity.Duration, Logger: logger,
+		Registerer: reg,
 	})
 	if err != nil {
 		return err

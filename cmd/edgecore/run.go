@@ -55,11 +55,13 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 		}
 	}
 
-	tlsCfg, err := hubclient.LoadTLSConfig(cfg.Hub.CAFile, cfg.Hub.CertFile, cfg.Hub.KeyFile)
+	// The node certificate rotates (certs.go): clients take it from id.rotator at each handshake.
+	id, err := newIdentity(cfg, logger, reg)
 	if err != nil {
 		msLn.Close()
 		return err
 	}
+	tlsCfg := id.rotator.TLSConfig()
 	hc, err := hubclient.New(hubclient.Options{
 		HubURL: cfg.Hub.URL, NodeName: cfg.NodeName, TLSConfig: tlsCfg, Store: store,
 		Logger: logger, Registerer: reg,
@@ -100,6 +102,7 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 	}
 	goRun("metaserver", func() error { return ms.Serve(ctx, msLn) })
 	goRun("hub client", func() error { return hc.Run(ctx) })
+	goRun("cert rotator", func() error { return id.rotator.Run(ctx) })
 	goRun("node status", func() error { reporter.Run(ctx); return nil })
 	if cfg.HealthAddr != "" {
 		// Ready means the hub session is up: the node works without it (the metaserver serves

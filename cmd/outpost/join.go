@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/outpostmesh/outpost/cloudcore/certs"
 	"github.com/outpostmesh/outpost/edgecore/config"
+	"github.com/outpostmesh/outpost/enroll"
 )
 
 type joinFlags struct {
@@ -47,7 +47,7 @@ func newJoinCmd() *cobra.Command {
 	fl.StringVar(&f.dir, "dir", config.DefaultDir, "directory for the configuration and pki/")
 	fl.StringVar(&f.dataDir, "data-dir", config.DefaultDataDir, "directory for edgecore's meta store")
 	fl.BoolVar(&f.force, "force", false, "overwrite the credentials of an earlier join")
-	fl.DurationVar(&f.timeout, "timeout", certs.DefaultClientTimeout, "timeout of each request to cloudcore")
+	fl.DurationVar(&f.timeout, "timeout", enroll.DefaultClientTimeout, "timeout of each request to cloudcore")
 	_ = cmd.MarkFlagRequired("cloud")
 	_ = cmd.MarkFlagRequired("token")
 	return cmd
@@ -56,7 +56,7 @@ func newJoinCmd() *cobra.Command {
 // join does the work and returns the configuration's path. Nothing is written unless the
 // cloud accepted the join.
 func join(cmd *cobra.Command, f joinFlags) (string, error) {
-	tok, pin, err := certs.ParseJoinToken(f.token)
+	tok, pin, err := enroll.ParseJoinToken(f.token)
 	if err != nil {
 		return "", err
 	}
@@ -76,7 +76,7 @@ func join(cmd *cobra.Command, f joinFlags) (string, error) {
 	if _, err := os.Stat(cfg.Hub.KeyFile); err == nil && !f.force {
 		return "", fmt.Errorf("%s exists: this machine already joined (use --force to join again)", cfg.Hub.KeyFile)
 	}
-	creds, err := certs.Join(cmd.Context(), certs.JoinOptions{Endpoint: f.cloud, Token: tok.String(), CAHash: pin, NodeName: f.nodeName, Timeout: f.timeout})
+	creds, err := enroll.Join(cmd.Context(), enroll.JoinOptions{Endpoint: f.cloud, Token: tok.String(), CAHash: pin, NodeName: f.nodeName, Timeout: f.timeout})
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package certs
+package enroll
 
 import (
 	"bytes"
@@ -15,8 +15,14 @@ import (
 	"github.com/outpostmesh/outpost/pki"
 )
 
-// DefaultClientTimeout bounds each request of Join, FetchCA and Renew.
-const DefaultClientTimeout = 30 * time.Second
+// Client defaults.
+const (
+	// DefaultClientTimeout bounds each request of Join, FetchCA, Renew and
+	// RequestServiceAccountToken.
+	DefaultClientTimeout = 30 * time.Second
+	// MaxResponseBytes bounds a response body read by the client.
+	MaxResponseBytes = 64 << 10
+)
 
 // JoinOptions says how to join a node.
 type JoinOptions struct {
@@ -46,19 +52,16 @@ type Credentials struct {
 // token over TLS that trusts only the pinned CA. Nothing is written anywhere: the caller stores
 // the credentials.
 func Join(ctx context.Context, o JoinOptions) (*Credentials, error) {
-	if o.Timeout == 0 {
-		o.Timeout = DefaultClientTimeout
-	}
 	if _, err := ParseToken(o.Token); err != nil {
 		return nil, err
 	}
 	if err := CheckPin(o.CAHash); err != nil {
 		return nil, err
 	}
-	if err := checkNodeName(o.NodeName); err != nil {
+	if err := CheckNodeName(o.NodeName); err != nil {
 		return nil, err
 	}
-	base := baseURL(o.Endpoint)
+	base := BaseURL(o.Endpoint)
 	ca, caPEM, err := FetchCA(ctx, base, o.CAHash, o.Timeout)
 	if err != nil {
 		return nil, err
@@ -73,8 +76,8 @@ func Join(ctx context.Context, o JoinOptions) (*Credentials, error) {
 	defer c.CloseIdleConnections()
 	var resp CertResponse
 	req := JoinRequest{Token: o.Token, NodeName: o.NodeName, CSRPEM: string(csrPEM)}
-	if err := post(ctx, c, base+PathJoin, req, &resp); err != nil {
-		return nil, fmt.Errorf("certs: join %s as %s: %w", base, o.NodeName, err)
+	if err := Post(ctx, c, base+PathJoin, req, &resp); err != nil {
+		return nil, fmt.Errorf("enroll: join %s as %s: %w", base, o.NodeName, err)
 	}
 	return &Credentials{CertPEM: []byte(resp.CertPEM), KeyPEM: keyPEM, CAPEM: caPEM, HubURL: resp.HubURL}, nil
 }
@@ -82,26 +85,26 @@ func Join(ctx context.Context, o JoinOptions) (*Credentials, error) {
 // FetchCA gets GET /ca without authenticating the server (it cannot yet: it has no CA) and
 // accepts the certificate only if its hash equals pin; otherwise ErrCAPinMismatch.
 func FetchCA(ctx context.Context, endpoint, pin string, timeout time.Duration) (*x509.Certificate, []byte, error) {
-	base := baseURL(endpoint)
+	base := BaseURL(endpoint)
 	// InsecureSkipVerify is safe here: the answer is trusted only by its hash.
 	c := httpClient(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, timeout) //nolint:gosec
 	defer c.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+PathCA, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("certs: fetch CA: %w", err)
+		return nil, nil, fmt.Errorf("enroll: fetch CA: %w", err)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("certs: fetch CA from %s: %w", base, err)
+		return nil, nil, fmt.Errorf("enroll: fetch CA from %s: %w", base, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxBodyBytes))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("certs: fetch CA from %s: status %s: %v", base, resp.Status, err)
+		return nil, nil, fmt.Errorf("enroll: fetch CA from %s: status %s: %v", base, resp.Status, err)
 	}
 	cert, err := pki.ParseCert(b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("certs: fetch CA from %s: %w", base, err)
+		return nil, nil, fmt.Errorf("enroll: fetch CA from %s: %w", base, err)
 	}
 	if got := pki.Hash(cert); got != pin {
 		return nil, nil, fmt.Errorf("%w: %s serves %s, the token pins %s", ErrCAPinMismatch, base, got, pin)
@@ -110,11 +113,9 @@ func FetchCA(ctx context.Context, endpoint, pin string, timeout time.Duration) (
 }
 
 // Renew asks for a new certificate for current's node, authenticating with current over TLS
-// that trusts roots; the new key is fresh. The node name is taken from current.
+// that trusts roots; the new key is fresh. The node name is taken from current. The caller
+// verifies the answer before using it.
 func Renew(ctx context.Context, endpoint string, roots *x509.CertPool, current *pki.KeyPair, timeout time.Duration) (*Credentials, error) {
-	if timeout == 0 {
-		timeout = DefaultClientTimeout
-	}
 	node, err := pki.NodeName(current.Cert)
 	if err != nil {
 		return nil, err
@@ -123,18 +124,20 @@ func Renew(ctx context.Context, endpoint string, roots *x509.CertPool, current *
 	if err != nil {
 		return nil, err
 	}
-	base := baseURL(endpoint)
+	base := BaseURL(endpoint)
 	c := httpClient(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{current.TLSCertificate()}, MinVersion: tls.VersionTLS12}, timeout)
 	defer c.CloseIdleConnections()
 	var resp CertResponse
-	if err := post(ctx, c, base+PathRenew, RenewRequest{CSRPEM: string(csrPEM)}, &resp); err != nil {
-		return nil, fmt.Errorf("certs: renew %s at %s: %w", node, base, err)
+	if err := Post(ctx, c, base+PathRenew, RenewRequest{CSRPEM: string(csrPEM)}, &resp); err != nil {
+		return nil, fmt.Errorf("enroll: renew %s at %s: %w", node, base, err)
 	}
 	return &Credentials{CertPEM: []byte(resp.CertPEM), KeyPEM: keyPEM, CAPEM: []byte(resp.CAPEM), HubURL: resp.HubURL}, nil
 }
 
-// post sends body as JSON and decodes a CertResponse, or maps an ErrorResponse to its sentinel.
-func post(ctx context.Context, c *http.Client, url string, body, into any) error {
+// Post sends body as JSON to url and decodes a 200 answer into into; any other answer becomes
+// the sentinel of its ErrorResponse's Reason (wrapped with the server's message), or an error
+// naming the status.
+func Post(ctx context.Context, c *http.Client, url string, body, into any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -149,14 +152,14 @@ func post(ctx context.Context, c *http.Client, url string, body, into any) error
 		return err
 	}
 	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxBodyBytes))
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
 	if err != nil {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e ErrorResponse
 		if json.Unmarshal(rb, &e) == nil && e.Reason != "" {
-			if s := errorOf(e.Reason); s != nil {
+			if s := ErrorOf(e.Reason); s != nil {
 				return fmt.Errorf("%w (server: %s)", s, e.Message)
 			}
 			return fmt.Errorf("%s: %s", e.Reason, e.Message)
@@ -169,6 +172,13 @@ func post(ctx context.Context, c *http.Client, url string, body, into any) error
 	return nil
 }
 
+// HTTPClient returns a client with cfg and timeout (0: DefaultClientTimeout). Each call makes
+// a new transport: callers close its idle connections when done, so that a rotated client
+// certificate is presented on the next request's handshake.
+func HTTPClient(cfg *tls.Config, timeout time.Duration) *http.Client {
+	return httpClient(cfg, timeout)
+}
+
 func httpClient(cfg *tls.Config, timeout time.Duration) *http.Client {
 	if timeout == 0 {
 		timeout = DefaultClientTimeout
@@ -176,8 +186,8 @@ func httpClient(cfg *tls.Config, timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
 }
 
-// baseURL turns "host:port" into "https://host:port" and drops a trailing slash.
-func baseURL(endpoint string) string {
+// BaseURL turns "host:port" into "https://host:port" and drops a trailing slash.
+func BaseURL(endpoint string) string {
 	if !strings.Contains(endpoint, "://") {
 		endpoint = "https://" + endpoint
 	}
