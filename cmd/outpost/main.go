@@ -31,6 +31,6 @@ func newRootCmd() *cobra.Command {
 	}
 	token := &cobra.Command{Use: "token", Short: "Manage join tokens"}
 	token.AddCommand(newTokenCreateCmd(nil))
-	root.AddCommand(token, newJoinCmd())
+	root.AddCommand(token, newJoinCmd(), newImageCmd())
 	return root
 }

@@ -365,6 +365,9 @@ func (cp *ControlPlane) startControllerManager() error {
 		"--service-cluster-ip-range=" + ServiceCIDR,
 		"--bind-address=127.0.0.1", "--secure-port=10257",
 		"--authentication-skip-lookup=true",
+		// Edge autonomy (see doc.go): node-lifecycle still taints an unreachable node, but
+		// without the taint-eviction controller nothing evicts its pods after 300 s.
+		"--controllers=*,-taint-eviction-controller",
 	}, ProcOptions{Quiet: true})
 	cp.ControllerManager = p
 	return err

@@ -12,4 +12,13 @@
 // the lab's namespaces, and the test process reaches them through sockets it opens inside a
 // namespace (Host.Dial, Host.Listen). A root-namespace loopback forwarder gives kubectl a plain
 // kubeconfig. It needs root.
+//
+// The controller-manager runs with the taint-eviction controller disabled: edge nodes lose
+// the cloud for minutes or days, node-lifecycle then taints them NoExecute
+// (node.kubernetes.io/unreachable), and the eviction controller would delete their pods after
+// the default 300 s toleration although they keep running on the node (edge autonomy).
+//
+// Host.StartContainerd runs a containerd per edge host (CRI for edged) with its root, state,
+// sockets, runc state, CNI config and pod network namespaces under the run's directory, and
+// the lab's registry-free images (package test/images) imported.
 package lab
