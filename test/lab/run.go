@@ -134,6 +134,8 @@ func CleanStale(logf func(string, ...any)) error {
 		}
 		os.Remove(path)
 	}
+	// Containerds first: their shims and mounts live in the namespaces removed below.
+	cleanDeadContainerds(logf)
 	names, err := listNetns()
 	if err != nil {
 		return err
