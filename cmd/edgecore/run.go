@@ -89,6 +89,12 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 		msLn.Close()
 		return err
 	}
+	ed, err := newEdgedPart(ctx, cfg, logger, reg, msLn.Addr().String(), hc.SendStatus, id.tokens) // edged.go; nil when disabled
+	if err != nil {
+		msLn.Close()
+		return err
+	}
+	defer ed.Close()
 
 	// One part failing stops edgecore: its supervisor restarts it whole.
 	g, ctx := errgroup.WithContext(ctx)
@@ -104,6 +110,7 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 	goRun("hub client", func() error { return hc.Run(ctx) })
 	goRun("cert rotator", func() error { return id.rotator.Run(ctx) })
 	goRun("node status", func() error { reporter.Run(ctx); return nil })
+	goRun("edged", func() error { return ed.Run(ctx) })
 	if cfg.HealthAddr != "" {
 		// Ready means the hub session is up: the node works without it (the metaserver serves
 		// from disk), but a probe should see the cut.

@@ -49,6 +49,8 @@ type EdgeCoreConfig struct {
 	MetaServer MetaServer `json:"metaServer"`
 	// NodeStatus says how edgecore reports the node's status and lease (node.go).
 	NodeStatus NodeStatus `json:"nodeStatus,omitzero"`
+	// Edged runs the node's pods through CRI (edged.go); disabled by default.
+	Edged Edged `json:"edged,omitzero"`
 	// HealthAddr serves /metrics, /livez and /readyz (plain HTTP); empty disables.
 	HealthAddr string `json:"healthAddr,omitempty"`
 }
@@ -105,6 +107,7 @@ func ForDirs(dir, dataDir string) *EdgeCoreConfig {
 		MetaStore:  MetaStore{Path: filepath.Join(dataDir, "meta.db")},
 		MetaServer: MetaServer{Addr: DefaultMetaServerAddr, Kubeconfig: filepath.Join(dataDir, DefaultKubeconfigName)},
 		NodeStatus: DefaultNodeStatus(),
+		Edged:      DefaultEdged(),
 		HealthAddr: DefaultHealthAddr,
 	}
 }
@@ -135,6 +138,9 @@ func (c *EdgeCoreConfig) Validate() error {
 			return bad("healthAddr %q: %v", c.HealthAddr, err)
 		}
 	}
+	if err := c.Edged.validate(bad); err != nil {
+		return err
+	}
 	return c.NodeStatus.validate(bad)
 }
 
@@ -148,6 +154,7 @@ func Parse(b []byte) (*EdgeCoreConfig, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	c.NodeStatus.defaults() // files written before nodeStatus existed
+	c.Edged.defaults()      // and before edged existed
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
