@@ -1,5 +1,5 @@
 // Command outpost is the administrator's tool: `outpost token create` in the cloud, `outpost
-// join` on a new edge node.
+// join` on a new edge node, `outpost image import` to load images into a node's containerd.
 package main
 
 import (
