@@ -36,7 +36,7 @@ type edge struct {
 	done chan struct{}  // closed when the current session's reader returns
 
 	upserts  atomic.Int64 // upserts received this session
-	syncedAt atomic.Int64 // unix ns when upserts reached fleet.expected this session; 0 before
+	syncedAt atomic.Int64 // unix ns when upserts reached fleet.expectedFor this session; 0 before
 	svcAt    atomic.Int64 // unix ns of the first frame with the watched Service
 	sliceAt  atomic.Int64 // ... and EndpointSlice
 }
@@ -182,6 +182,9 @@ func (e *edge) noteChanges(fr *leanFrame) {
 			continue
 		}
 		ups++
+		if c.Resource == "/v1/nodes" && c.Name != e.name {
+			f.foreign.Add(1)
+		}
 		if w != nil && c.Name == w.name {
 			switch c.Resource {
 			case "/v1/services":
@@ -192,7 +195,7 @@ func (e *edge) noteChanges(fr *leanFrame) {
 		}
 	}
 	f.changes.Add(ups)
-	if ups > 0 && e.upserts.Add(ups) >= f.expected.Load() && e.syncedAt.CompareAndSwap(0, now) {
+	if ups > 0 && e.upserts.Add(ups) >= f.expectedFor(e.name) && e.syncedAt.CompareAndSwap(0, now) {
 		f.synced.Add(1)
 	}
 }

@@ -19,18 +19,28 @@ type fleet struct {
 	wbufs     *sync.Pool
 	edges     []*edge
 
-	expected atomic.Int64 // upserts that make an initial sync complete
-	synced   atomic.Int64 // edges whose initial sync completed this round
+	expected atomic.Int64                    // upserts that make an initial sync complete
+	hosting  atomic.Pointer[map[string]bool] // edges whose Node hosts an endpoint: one upsert less
+	synced   atomic.Int64                    // edges whose initial sync completed this round
 	watch    atomic.Pointer[watched]
 	closing  atomic.Bool  // edges are being dropped on purpose: do not log their errors
 	up, down atomic.Int64 // TCP bytes written / read by all edges
 	retries  atomic.Int64 // dials tried again
 	changes  atomic.Int64 // upserts received by all edges
+	foreign  atomic.Int64 // upserts of another edge's Node received by all edges
 
 	errMu  sync.Mutex
 	errs   int
 	logf   func(string, ...any)
 	errLog int
+}
+
+// expectedFor is the upserts that make edge name's initial sync complete.
+func (f *fleet) expectedFor(name string) int64 {
+	if h := f.hosting.Load(); h != nil && (*h)[name] {
+		return f.expected.Load() - 1
+	}
+	return f.expected.Load()
 }
 
 // watched names the Service (and its EndpointSlice) whose delivery is timed.

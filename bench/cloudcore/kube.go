@@ -74,18 +74,27 @@ func createNodes(ctx context.Context, client kubernetes.Interface, n, conc int) 
 	return int(created.Load()), first
 }
 
-// meshCount is the number of Services and EndpointSlices in the cluster: with MeshObjects an
-// initial sync carries every one of them next to every Node.
-func meshCount(ctx context.Context, client kubernetes.Interface) (int, error) {
+// meshShare is what the edge controller's mesh share holds: every Service and EndpointSlice,
+// and the Nodes that host an endpoint (pruned). It returns the number of objects and the
+// hosting Node names: a hosting edge gets its own Node once (whole), not a second time.
+func meshShare(ctx context.Context, client kubernetes.Interface) (int, map[string]bool, error) {
 	svcs, err := client.CoreV1().Services("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	slices, err := client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return len(svcs.Items) + len(slices.Items), nil
+	hosts := map[string]bool{}
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			if e.NodeName != nil && *e.NodeName != "" {
+				hosts[*e.NodeName] = true
+			}
+		}
+	}
+	return len(svcs.Items) + len(slices.Items) + len(hosts), hosts, nil
 }
 
 // createService creates a Service and its EndpointSlice named name in "default" and returns

@@ -51,8 +51,8 @@ func main() {
 	var c config
 	nodes := flag.String("nodes", "1000,10000", "comma-separated edge counts, one round each")
 	quick := flag.Bool("quick", false, "short run: -nodes 200,1000")
-	flag.StringVar(&c.mesh, "mesh", "auto", "edgecontroller MeshObjects: on, off, or auto (on up to -mesh-auto-max edges)")
-	flag.IntVar(&c.meshAutoMax, "mesh-auto-max", 2000, "largest round that -mesh auto runs with MeshObjects on (its initial syncs grow with edges²)")
+	flag.StringVar(&c.mesh, "mesh", "on", "edgecontroller MeshObjects: on, off, or auto (on up to -mesh-auto-max edges)")
+	flag.IntVar(&c.meshAutoMax, "mesh-auto-max", 2000, "largest round that -mesh auto runs with MeshObjects on")
 	flag.IntVar(&c.conc, "conc", 64, "concurrent dials when connecting and in the reconnect storm")
 	flag.IntVar(&c.createConc, "create-conc", 32, "concurrent Node creates")
 	// 30 s holds exactly two hub pings (15 s) and one edge yamux keepalive (30 s) per edge.

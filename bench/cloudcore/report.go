@@ -69,11 +69,13 @@ type phase struct {
 	BytesDownPerEdge  float64 `json:"bytesDownPerEdge,omitempty"`
 }
 
-// fanout is what Node status heartbeats (every node every 10 s) cost with mesh objects.
+// fanout is what Node status heartbeats (every node every 10 s) cost with mesh objects: all
+// changes per edge, and those that are another edge's Node.
 type fanout struct {
 	Seconds                   float64 `json:"seconds"`
 	PatchesPerSecond          float64 `json:"patchesPerSecond"`
 	ChangesPerEdgePerSecond   float64 `json:"changesPerEdgePerSecond"`
+	ForeignPerEdgePerSecond   float64 `json:"otherNodesChangesPerEdgePerSecond"`
 	DownBytesPerEdgePerSecond float64 `json:"downBytesPerEdgePerSecond"`
 	ServerCPUPercent          float64 `json:"serverCPUPercent"`
 	CPU                       cpuUse  `json:"cpuSeconds"`
@@ -87,7 +89,9 @@ type delivery struct {
 	P99       float64 `json:"p99"`
 	Max       float64 `json:"max"`
 	BothP99   float64 `json:"withEndpointSliceP99"`
-	CPU       cpuUse  `json:"cpuSeconds"`
+	// FramesPerEdge is the sync frames cloudcore sent per edge while the update spread.
+	FramesPerEdge float64 `json:"framesPerEdge"`
+	CPU           cpuUse  `json:"cpuSeconds"`
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
@@ -103,7 +107,7 @@ func (r *results) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\n", target)
 	}
 	row("edges", "target", func(rd *round) string { return fmt.Sprintf("N=%d", rd.Nodes) })
-	row("mesh objects (every Node/Service/Slice to every edge)", "", func(rd *round) string { return fmt.Sprint(rd.Mesh) })
+	row("mesh share (Services, Slices, hosting Nodes pruned)", "", func(rd *round) string { return fmt.Sprint(rd.Mesh) })
 	row("Node objects created in apiserver", "", func(rd *round) string {
 		return fmt.Sprintf("%d in %.1f s (%.0f/s)", rd.NodesCreated, rd.CreateSeconds, float64(rd.NodesCreated)/max(rd.CreateSeconds, 1e-9))
 	})
@@ -136,11 +140,11 @@ func (r *results) print(w io.Writer) {
 		}
 		return fmt.Sprintf("%.3f / %.3f s (%d/%d)", rd.Service.P50, rd.Service.P99, rd.Service.Delivered, rd.Nodes)
 	})
-	row("  with its EndpointSlice p99; cloudcore CPU", "", func(rd *round) string {
+	row("  with its EndpointSlice p99; cloudcore CPU; frames per edge", "", func(rd *round) string {
 		if rd.Service == nil {
 			return "n/a"
 		}
-		return fmt.Sprintf("%.3f s; %.1f s", rd.Service.BothP99, rd.Service.CPU.Server)
+		return fmt.Sprintf("%.3f s; %.1f s; %.2f", rd.Service.BothP99, rd.Service.CPU.Server, rd.Service.FramesPerEdge)
 	})
 	row("idle bytes per edge per minute up / down", "", func(rd *round) string {
 		return fmt.Sprintf("%.0f / %.0f B", rd.Idle.UpBytesPerEdgeMin, rd.Idle.DownBytesPerEdgeMin)
@@ -150,7 +154,13 @@ func (r *results) print(w io.Writer) {
 		if rd.Heartbeat == nil {
 			return "n/a"
 		}
-		return fmt.Sprintf("%.0f → %.1f (%.0f KB/s per edge)", rd.Heartbeat.PatchesPerSecond, rd.Heartbeat.ChangesPerEdgePerSecond, rd.Heartbeat.DownBytesPerEdgePerSecond/1024)
+		return fmt.Sprintf("%.0f → %.2f (%.0f B/s per edge)", rd.Heartbeat.PatchesPerSecond, rd.Heartbeat.ChangesPerEdgePerSecond, rd.Heartbeat.DownBytesPerEdgePerSecond)
+	})
+	row("  of which other edges' Nodes, per edge per s", "", func(rd *round) string {
+		if rd.Heartbeat == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.3f", rd.Heartbeat.ForeignPerEdgePerSecond)
 	})
 	row("  cloudcore CPU during heartbeats", "", func(rd *round) string {
 		if rd.Heartbeat == nil {

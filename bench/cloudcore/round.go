@@ -74,17 +74,11 @@ func (b *bench) round(ctx context.Context, n int) (*round, error) {
 			keepLog(srv.proc.LogPath, c.logs)
 		}
 	}()
-	expected := int64(1)
-	if rd.Mesh {
-		m, err := meshCount(ctx, b.client)
-		if err != nil {
-			return rd, err
-		}
-		expected = int64(n + m)
-	}
-	rd.InitialSyncObjects = int(expected)
 	f := &fleet{url: srv.hubURL, keepAlive: c.keepAlive, wbufs: &sync.Pool{}, logf: logf}
-	f.expected.Store(expected)
+	if err := b.expect(ctx, f, rd); err != nil {
+		return rd, err
+	}
+	expected := f.expected.Load()
 	for i := range n {
 		f.edges = append(f.edges, &edge{id: i, name: nodeName(i), tls: tlsCfgs[i], f: f})
 	}
@@ -124,19 +118,23 @@ func (b *bench) round(ctx context.Context, n int) (*round, error) {
 		return rd, ctx.Err()
 	}
 	sleep(ctx, 3*time.Second)
-	rd.Server.After = b.snapshot(ctx, srv)
-	if conn := n - failed; conn > 0 {
-		rd.Server.RSSPerEdgeKB = float64(rd.Server.After.RSS-rd.Server.Before.RSS) / float64(conn) / 1024
-		rd.Server.GCRSSPerEdgeKB = float64(rd.Server.After.RSSAfterGC-rd.Server.Before.RSSAfterGC) / float64(conn) / 1024
-		rd.Server.HeapPerEdgeKB = (rd.Server.After.HeapInuse - rd.Server.Before.HeapInuse) / float64(conn) / 1024
-		rd.Server.GoroutinesPerEdge = (rd.Server.After.Goroutines - rd.Server.Before.Goroutines) / float64(conn)
-	}
+	// The forced GC of this snapshot hands the whole free heap back to the OS; it runs after
+	// the Service update, or the update's first allocations would pay the page faults (in one
+	// profile 20× the CPU of encoding its frames) that a running cloudcore does not.
+	rd.Server.After = b.snapshotNoGC(ctx, srv)
 
 	// One Service update to every edge (only mesh objects carry Services).
 	if rd.Mesh && synced == n {
 		if err := b.serviceUpdate(ctx, f, rd, srv); err != nil {
 			return rd, err
 		}
+	}
+	b.snapshotGC(ctx, srv, &rd.Server.After)
+	if conn := n - failed; conn > 0 {
+		rd.Server.RSSPerEdgeKB = float64(rd.Server.After.RSS-rd.Server.Before.RSS) / float64(conn) / 1024
+		rd.Server.GCRSSPerEdgeKB = float64(rd.Server.After.RSSAfterGC-rd.Server.Before.RSSAfterGC) / float64(conn) / 1024
+		rd.Server.HeapPerEdgeKB = (rd.Server.After.HeapInuse - rd.Server.Before.HeapInuse) / float64(conn) / 1024
+		rd.Server.GoroutinesPerEdge = (rd.Server.After.Goroutines - rd.Server.Before.Goroutines) / float64(conn)
 	}
 
 	// Idle traffic.
@@ -174,6 +172,8 @@ func (b *bench) serviceUpdate(ctx context.Context, f *fleet, rd *round, srv *clo
 	name := fmt.Sprintf("bench-svc-%d", rd.Nodes)
 	f.watch.Store(&watched{name: name})
 	logf("round %d: creating Service %s", rd.Nodes, name)
+	const batches = "outpost_edgecontroller_batches_sent_total"
+	sent0 := srv.scrape(ctx, batches)[batches]
 	cpu0 := b.cpu(srv)
 	t0, err := createService(ctx, b.client, name)
 	if err != nil {
@@ -199,35 +199,54 @@ func (b *bench) serviceUpdate(ctx context.Context, f *fleet, rd *round, srv *clo
 	}
 	rd.Service = &delivery{Delivered: len(svc), Complete: len(both),
 		CPU: b.cpu(srv).sub(cpu0)}
+	rd.Service.FramesPerEdge = (srv.scrape(ctx, batches)[batches] - sent0) / float64(len(f.edges))
 	rd.Service.P50, rd.Service.P99, rd.Service.Max = pct(svc, 50), pct(svc, 99), pct(svc, 100)
 	rd.Service.BothP99 = pct(both, 99)
 	logf("round %d: Service at %d edges, p50 %.3f s p99 %.3f s; with its EndpointSlice at %d, p99 %.3f s",
 		rd.Nodes, len(svc), rd.Service.P50, rd.Service.P99, len(both), rd.Service.BothP99)
-	// Every later initial sync carries the two new objects too.
-	f.expected.Add(2)
-	rd.InitialSyncObjects += 2
+	// Every later initial sync carries the new objects too (and the Node hosting the endpoint).
+	return b.expect(ctx, f, rd)
+}
+
+// expect sets what an initial sync holds: the edge's own Node and, with mesh objects, the mesh
+// share (every Service and EndpointSlice, the Nodes hosting an endpoint).
+func (b *bench) expect(ctx context.Context, f *fleet, rd *round) error {
+	expected := int64(1)
+	hosts := map[string]bool{}
+	if rd.Mesh {
+		m, h, err := meshShare(ctx, b.client)
+		if err != nil {
+			return err
+		}
+		expected, hosts = int64(1+m), h
+	}
+	f.expected.Store(expected)
+	f.hosting.Store(&hosts)
+	rd.InitialSyncObjects = int(expected)
 	return nil
 }
 
 // heartbeatFanout patches Node status at edgecore's rate (every node every 10 s) for the
-// heartbeat window and counts what reaches the edges: with mesh objects every Node goes to
-// every edge.
+// heartbeat window and counts what reaches the edges: each edge's own Node comes back to it
+// (its own share); another edge's Node should reach no one, as heartbeats leave a Node's mesh
+// form (name, labels, addresses) unchanged.
 func (b *bench) heartbeatFanout(ctx context.Context, f *fleet, rd *round, srv *cloudServer) {
 	n := rd.Nodes
 	rate := float64(n) / 10
 	logf("round %d: Node status heartbeats at %.0f/s for %v", n, rate, b.c.heartbeat)
-	ch0, dn0, cpu0 := f.changes.Load(), f.down.Load(), b.cpu(srv)
+	ch0, fo0, dn0, cpu0 := f.changes.Load(), f.foreign.Load(), f.down.Load(), b.cpu(srv)
 	t := time.Now()
 	patched := heartbeats(ctx, b.client, n, rate, b.c.heartbeat)
 	secs := time.Since(t).Seconds()
 	h := &fanout{Seconds: secs, PatchesPerSecond: float64(patched) / secs}
 	h.ChangesPerEdgePerSecond = float64(f.changes.Load()-ch0) / float64(n) / secs
+	h.ForeignPerEdgePerSecond = float64(f.foreign.Load()-fo0) / float64(n) / secs
 	h.DownBytesPerEdgePerSecond = float64(f.down.Load()-dn0) / float64(n) / secs
 	h.CPU = b.cpu(srv).sub(cpu0)
 	h.ServerCPUPercent = h.CPU.Server / secs * 100
 	rd.Heartbeat = h
-	logf("round %d: %.0f patches/s → %.1f Node changes and %.0f bytes per edge per second, cloudcore CPU %.0f %%",
-		n, h.PatchesPerSecond, h.ChangesPerEdgePerSecond, h.DownBytesPerEdgePerSecond, h.ServerCPUPercent)
+	logf("round %d: %.0f patches/s → %.2f changes (%.2f of other edges' Nodes) and %.0f bytes per edge per second, cloudcore CPU %.0f %%",
+		n, h.PatchesPerSecond, h.ChangesPerEdgePerSecond, h.ForeignPerEdgePerSecond, h.DownBytesPerEdgePerSecond, h.ServerCPUPercent)
 	// Let the backlog drain before the storm.
 	sleep(ctx, 5*time.Second)
 }
@@ -274,11 +293,23 @@ func (b *bench) storm(ctx context.Context, f *fleet, rd *round, srv *cloudServer
 
 // snapshot reads the server's RSS, then (after a forced GC) its RSS again and Go runtime numbers, and the apiserver's and etcd's RSS.
 func (b *bench) snapshot(ctx context.Context, srv *cloudServer) serverSnap {
+	s := b.snapshotNoGC(ctx, srv)
+	b.snapshotGC(ctx, srv, &s)
+	return s
+}
+
+// snapshotNoGC is the part of snapshot before the forced GC: the server's RSS, heap in use,
+// goroutines and sessions, the apiserver's and etcd's RSS.
+func (b *bench) snapshotNoGC(ctx context.Context, srv *cloudServer) serverSnap {
 	m := srv.scrape(ctx, "go_memstats_heap_inuse_bytes", "go_goroutines", "outpost_hub_connected_nodes")
-	rss := srv.rss()
-	srv.freeOSMemory(ctx)
-	return serverSnap{RSS: rss, RSSAfterGC: srv.rss(), HeapInuse: m["go_memstats_heap_inuse_bytes"], Goroutines: m["go_goroutines"],
+	return serverSnap{RSS: srv.rss(), HeapInuse: m["go_memstats_heap_inuse_bytes"], Goroutines: m["go_goroutines"],
 		Connected: int(m["outpost_hub_connected_nodes"]), APIServerRSS: lab.RSS(b.apiserverPid), EtcdRSS: lab.RSS(b.etcdPid)}
+}
+
+// snapshotGC forces a GC that returns free memory to the OS and notes the server's RSS then.
+func (b *bench) snapshotGC(ctx context.Context, srv *cloudServer, s *serverSnap) {
+	srv.freeOSMemory(ctx)
+	s.RSSAfterGC = srv.rss()
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/outpostmesh/outpost/hubproto"
 )
@@ -57,12 +58,32 @@ func (c *Controller) applyPodStatus(ctx context.Context, node string, u hubproto
 	if err := json.Unmarshal(u.Object, &p); err != nil {
 		return refuse("malformed_object", err)
 	}
+	if u.Finalize && p.UID == "" {
+		return refuse("malformed_object", fmt.Errorf("finalize of pod %s/%s without metadata.uid", u.Namespace, u.Name))
+	}
 	patch, err := json.Marshal(map[string]any{"status": p.Status})
 	if err != nil {
 		return refuse("malformed_object", err)
 	}
 	_, err = c.client.CoreV1().Pods(u.Namespace).Patch(ctx, u.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
-	return apiError("patch pod status", err)
+	if err := apiError("patch pod status", err); err != nil || !u.Finalize {
+		return err
+	}
+	return c.finalizePod(ctx, u.Namespace, u.Name, p.UID)
+}
+
+// finalizePod deletes a pod whose containers the edge has all stopped, as the kubelet does
+// once a pod being deleted has terminated: grace period 0, and only that incarnation (uid), so
+// a newer pod of the same name is never touched. Gone or replaced already is success.
+func (c *Controller) finalizePod(ctx context.Context, namespace, name string, uid types.UID) error {
+	err := c.client.CoreV1().Pods(namespace).Delete(ctx, name, metav1.DeleteOptions{
+		GracePeriodSeconds: ptr.To(int64(0)),
+		Preconditions:      &metav1.Preconditions{UID: &uid},
+	})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return apiError("delete finalized pod", err)
 }
 
 // ownPod checks that pod namespace/name is bound to node (the cache first, the apiserver if the

@@ -35,12 +35,18 @@ type Controller struct {
 	slices     discoverylisters.EndpointSliceLister
 	synced     []cache.InformerSynced
 
-	// queue holds node names to sync downstream; statusQueue node names with status pending.
+	// mesh is the mesh share every edge gets, encoded once (nil without MeshObjects).
+	mesh *meshSnapshot
+
+	// queue holds node names to sync their own share downstream; meshQueue node names whose
+	// mesh share is behind the snapshot; statusQueue node names with status pending.
 	queue       workqueue.TypedRateLimitingInterface[string]
+	meshQueue   workqueue.TypedRateLimitingInterface[string]
 	statusQueue workqueue.TypedRateLimitingInterface[string]
 
 	mu      sync.Mutex
 	state   map[string]*nodeState // by node name; created on the first session
+	live    map[string]*nodeState // the nodes with a session: a mesh change queues each
 	started time.Time             // disconnection time of nodes never seen since start
 }
 
@@ -67,13 +73,18 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 		services:   f.Core().V1().Services().Lister(),
 		slices:     f.Discovery().V1().EndpointSlices().Lister(),
 		state:      make(map[string]*nodeState),
+		live:       make(map[string]*nodeState),
 		started:    opts.Clock.Now(),
+	}
+	if *opts.MeshObjects {
+		c.mesh = newMeshSnapshot(opts.MeshLogSize)
 	}
 	if err := podInf.Informer().AddIndexers(cache.Indexers{podsByNode: indexPodsByNode}); err != nil {
 		return nil, fmt.Errorf("edgecontroller: add pod index: %w", err)
 	}
 	c.podIndex = podInf.Informer().GetIndexer()
 	c.queue = c.newQueue("edgecontroller-sync")
+	c.meshQueue = c.newQueue("edgecontroller-mesh")
 	c.statusQueue = c.newQueue("edgecontroller-status")
 	if err := c.addHandlers(); err != nil {
 		return nil, err
@@ -95,14 +106,15 @@ func (c *Controller) newQueue(name string) workqueue.TypedRateLimitingInterface[
 	)
 }
 
-// Run waits for the caches, runs workers downstream and workers upstream until ctx ends, then
-// shuts the queues down and returns when the workers are gone.
+// Run waits for the caches, runs workers for each queue (own shares, mesh shares, status)
+// until ctx ends, then shuts the queues down and returns when the workers are gone.
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer utilruntime.HandleCrash()
 	logger := klog.FromContext(ctx)
 	var wg sync.WaitGroup
 	defer func() {
 		c.queue.ShutDown()
+		c.meshQueue.ShutDown()
 		c.statusQueue.ShutDown()
 		wg.Wait()
 	}()
@@ -114,12 +126,13 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		workers = 1
 	}
 	for range workers {
-		wg.Add(2)
-		go func() { defer wg.Done(); wait.UntilWithContext(ctx, c.runWorker(c.queue, c.syncNode), time.Second) }()
-		go func() {
-			defer wg.Done()
-			wait.UntilWithContext(ctx, c.runWorker(c.statusQueue, c.syncStatus), time.Second)
-		}()
+		for _, w := range []struct {
+			q    workqueue.TypedRateLimitingInterface[string]
+			sync func(context.Context, string) error
+		}{{c.queue, c.syncNode}, {c.meshQueue, c.syncMesh}, {c.statusQueue, c.syncStatus}} {
+			wg.Add(1)
+			go func() { defer wg.Done(); wait.UntilWithContext(ctx, c.runWorker(w.q, w.sync), time.Second) }()
+		}
 	}
 	logger.Info("Started workers", "count", workers)
 	<-ctx.Done()

@@ -35,7 +35,7 @@ var kinds = map[string]schema.GroupVersionKind{
 	resEndpointSlices: discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice"),
 }
 
-// desiredSet is a node's share: object by reference.
+// desiredSet is a node's own share: object by reference.
 type desiredSet map[hubproto.Ref]runtime.Object
 
 func (d desiredSet) add(resource string, obj runtime.Object) {
@@ -46,7 +46,9 @@ func (d desiredSet) add(resource string, obj runtime.Object) {
 	d[hubproto.Ref{Resource: resource, Namespace: m.GetNamespace(), Name: m.GetName()}] = obj
 }
 
-// desired computes what node (nil: deleted or not an edge node) should hold.
+// desired computes what node (nil: deleted or not an edge node) should hold of its own share:
+// its Node, whole, the pods bound to it and what they reference. The mesh share is the
+// snapshot's (meshSnapshot).
 func (c *Controller) desired(name string, node *corev1.Node) (desiredSet, error) {
 	d := desiredSet{}
 	if node == nil {
@@ -74,30 +76,6 @@ func (c *Controller) desired(name string, node *corev1.Node) (desiredSet, error)
 		if sa, err := c.accounts.ServiceAccounts(pod.Namespace).Get(r.serviceAccount); err == nil {
 			d.add(resAccounts, sa)
 		}
-	}
-	if !*c.opts.MeshObjects {
-		return d, nil
-	}
-	nodes, err := c.nodes.List(everything)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range nodes {
-		d.add(resNodes, n)
-	}
-	svcs, err := c.services.List(everything)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range svcs {
-		d.add(resServices, s)
-	}
-	slices, err := c.slices.List(everything)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range slices {
-		d.add(resEndpointSlices, s)
 	}
 	return d, nil
 }

@@ -20,11 +20,11 @@ func TestNodeGetsItsShare(t *testing.T) {
 	r1 := drain(t, e1, true, quiet)
 	r2 := drain(t, e2, true, quiet)
 
-	mesh := []hubproto.Ref{ref(resNodes, "edge-1"), ref(resNodes, "edge-2"), ref(resNodes, "cloud-1"),
-		ref(resServices, "web"), ref(resEndpointSlices, "web-abc")}
-	want1 := append([]hubproto.Ref{ref(resPods, "p1"), ref(resConfigMaps, "cm1"), ref(resConfigMaps, "cm-proj"),
+	// The mesh share: every Service and EndpointSlice, and only the Nodes hosting an endpoint.
+	mesh := []hubproto.Ref{ref(resNodes, "cloud-1"), ref(resServices, "web"), ref(resEndpointSlices, "web-abc")}
+	want1 := append([]hubproto.Ref{ref(resNodes, "edge-1"), ref(resPods, "p1"), ref(resConfigMaps, "cm1"), ref(resConfigMaps, "cm-proj"),
 		ref(resSecrets, "s1"), ref(resSecrets, "s-env"), ref(resSecrets, "pull"), ref(resAccounts, "default")}, mesh...)
-	want2 := append([]hubproto.Ref{ref(resPods, "p2"), ref(resSecrets, "s2"), ref(resAccounts, "robot")}, mesh...)
+	want2 := append([]hubproto.Ref{ref(resNodes, "edge-2"), ref(resPods, "p2"), ref(resSecrets, "s2"), ref(resAccounts, "robot")}, mesh...)
 	for _, tc := range []struct {
 		node string
 		got  received
@@ -90,8 +90,8 @@ func TestWindowBoundsUnacked(t *testing.T) {
 		}
 	}
 	rest := drain(t, e, true, quiet)
-	if total := 3 + len(rest.last); total != 12 {
-		t.Fatalf("delivered %d objects, want 12", total)
+	if total := 3 + len(rest.last); total != 11 {
+		t.Fatalf("delivered %d objects, want 11", total)
 	}
 }
 
@@ -173,13 +173,14 @@ func TestNewSessionReplacesOld(t *testing.T) {
 		t.Fatal("old session still open")
 	}
 	second := drain(t, e2, true, quiet)
-	if len(second.last) != len(first.last) || len(second.last) != 12 {
-		t.Fatalf("new session got %d objects, old %d, want 12", len(second.last), len(first.last))
+	if len(second.last) != len(first.last) || len(second.last) != 11 {
+		t.Fatalf("new session got %d objects, old %d, want 11", len(second.last), len(first.last))
 	}
 	st := f.ctrl.lookup("edge-1")
 	eventually(t, "all acked", func() bool {
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		return len(st.held) == 12 && len(st.inflight) == 0
+		// held is the own share only (8 objects); the mesh share is a cursor.
+		return len(st.held) == 8 && len(st.inflight) == 0 && st.meshCursor == f.ctrl.mesh.generation() && len(st.meshPending) == 0
 	})
 }

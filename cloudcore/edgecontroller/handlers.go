@@ -41,9 +41,6 @@ func (c *Controller) addHandlers() error {
 			if n, ok := obj.(*corev1.Node); ok && isEdge(n) {
 				c.queue.Add(n.Name)
 			}
-			if mesh {
-				c.enqueueConnected()
-			}
 		}),
 		add(f.Core().V1().Pods().Informer(), func(obj any) {
 			if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
@@ -55,10 +52,19 @@ func (c *Controller) addHandlers() error {
 		add(f.Core().V1().ServiceAccounts().Informer(), func(obj any) { c.enqueueReferrers(obj, refServiceAccount) }),
 	}
 	if mesh {
-		meshChanged := func(any) { c.enqueueConnected() }
+		// The mesh handlers update the shared snapshot from the current object only.
+		addMesh := func(inf cache.SharedIndexInformer, fn func(obj any, deleted bool)) error {
+			_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+				AddFunc:    func(obj any) { fn(obj, false) },
+				UpdateFunc: func(_, cur any) { fn(cur, false) },
+				DeleteFunc: func(obj any) { fn(obj, true) },
+			})
+			return err
+		}
 		errs = append(errs,
-			add(f.Core().V1().Services().Informer(), meshChanged),
-			add(f.Discovery().V1().EndpointSlices().Informer(), meshChanged))
+			addMesh(f.Core().V1().Nodes().Informer(), c.meshNode),
+			addMesh(f.Core().V1().Services().Informer(), func(obj any, deleted bool) { c.meshObject(resServices, obj, deleted) }),
+			addMesh(f.Discovery().V1().EndpointSlices().Informer(), func(obj any, deleted bool) { c.meshObject(resEndpointSlices, obj, deleted) }))
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -90,13 +96,22 @@ func (c *Controller) enqueueReferrers(obj any, kind refKind) {
 	}
 }
 
-// enqueueConnected queues every node with a session (mesh objects changed).
-func (c *Controller) enqueueConnected() {
+// enqueueMesh queues the mesh sync of every node with a session (the snapshot changed).
+func (c *Controller) enqueueMesh() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name, st := range c.state {
-		if st.connected() {
-			c.queue.Add(name)
-		}
+	for name := range c.live {
+		c.meshQueue.Add(name)
 	}
+}
+
+// liveStates are the states of the nodes with a session.
+func (c *Controller) liveStates() []*nodeState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*nodeState, 0, len(c.live))
+	for _, st := range c.live {
+		out = append(out, st)
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package edgecontroller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -40,7 +41,13 @@ func edgeNode(name string) *corev1.Node {
 // world is the cluster of the tests: two edge nodes and a cloud node, a pod on each edge node
 // with its own references.
 func world() []runtime.Object {
-	cloud := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cloud-1", ResourceVersion: "1"}}
+	// cloud-1 hosts web's endpoint: it is in the mesh share, pruned.
+	cloud := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cloud-1", ResourceVersion: "1", UID: "uid-cloud-1",
+		Labels: map[string]string{"outpost.dev/site": "cloud"}},
+		Status: corev1.NodeStatus{
+			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.0.0.1"}},
+			Images:    []corev1.ContainerImage{{Names: []string{"registry.invalid/app:1"}}},
+		}}
 	p1 := &corev1.Pod{ObjectMeta: objMeta("p1", "10"), Spec: corev1.PodSpec{
 		NodeName:         "edge-1",
 		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}},
@@ -63,7 +70,7 @@ func world() []runtime.Object {
 		&corev1.ServiceAccount{ObjectMeta: objMeta("default", "20")},
 		&corev1.ServiceAccount{ObjectMeta: objMeta("robot", "21")},
 		&corev1.Service{ObjectMeta: objMeta("web", "30")},
-		&discoveryv1.EndpointSlice{ObjectMeta: objMeta("web-abc", "31")},
+		webSlice("31", "cloud-1"),
 		&corev1.ConfigMap{ObjectMeta: objMeta("cm-unused", "40")},
 	}
 	for _, n := range []string{"cm1", "cm-proj"} {
@@ -73,6 +80,16 @@ func world() []runtime.Object {
 		objs = append(objs, &corev1.Secret{ObjectMeta: objMeta(n, "50")})
 	}
 	return objs
+}
+
+// webSlice is web's EndpointSlice with an endpoint on each of nodes.
+func webSlice(rv string, nodes ...string) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{ObjectMeta: objMeta("web-abc", rv), AddressType: discoveryv1.AddressTypeIPv4}
+	s.Labels = map[string]string{discoveryv1.LabelServiceName: "web"}
+	for i, n := range nodes {
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.244.0.%d", i+1)}, NodeName: &n})
+	}
+	return s
 }
 
 type fixture struct {
@@ -88,6 +105,7 @@ type tune struct {
 	window       int
 	batchChanges int
 	mesh         *bool
+	meshLogSize  int
 }
 
 // start runs a controller and a hub on 127.0.0.1 over a fake clientset until the test ends.
@@ -100,7 +118,7 @@ func start(t *testing.T, tn tune) *fixture {
 	clk := clocktesting.NewFakeClock(time.Now())
 	ctrl, err := New(ctx, Options{
 		Client: client, Informers: factory, Clock: clk, BatchChanges: tn.batchChanges,
-		MeshObjects: tn.mesh, Registerer: prometheus.NewRegistry(),
+		MeshObjects: tn.mesh, MeshLogSize: tn.meshLogSize, Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)

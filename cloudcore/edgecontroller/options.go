@@ -20,9 +20,13 @@ type Options struct {
 	// Informers is the factory the controller takes its informers from; the caller starts it
 	// after New. Required.
 	Informers informers.SharedInformerFactory
-	// MeshObjects sends every Service, EndpointSlice and Node to every edge node (the mesh's
-	// service view); default true.
+	// MeshObjects sends every edge node the mesh share (the mesh agent's service view): every
+	// Service and EndpointSlice and, pruned to name, labels and addresses, every Node that
+	// hosts an endpoint; default true.
 	MeshObjects *bool
+	// MeshLogSize bounds the mesh change log: a node more changes behind gets a scan of the
+	// snapshot instead; default 4096.
+	MeshLogSize int
 	// GracePeriod is how long a node may be disconnected before its Ready condition becomes
 	// Unknown; default 40 s.
 	GracePeriod time.Duration
@@ -47,6 +51,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MeshObjects == nil {
 		t := true
 		o.MeshObjects = &t
+	}
+	if o.MeshLogSize <= 0 {
+		o.MeshLogSize = 4096
 	}
 	if o.GracePeriod <= 0 {
 		o.GracePeriod = 40 * time.Second

@@ -16,8 +16,9 @@ import (
 	"github.com/outpostmesh/outpost/hubproto"
 )
 
-// syncNode brings a connected node from what it holds (or will hold) to its desired set, or
-// watches the grace period of a disconnected one.
+// syncNode brings a connected node from what it holds (or will hold) of its own share to its
+// desired set, or watches the grace period of a disconnected one. The mesh share has its own
+// path (syncMesh).
 func (c *Controller) syncNode(ctx context.Context, name string) error {
 	node, err := c.nodes.Get(name)
 	switch {
@@ -52,8 +53,7 @@ type pending struct {
 }
 
 // diff lists the upserts (missing or other versions) and deletes (held, no longer desired)
-// that bring sent to want, ordered so that referenced objects come before their pods and
-// pods go before what they reference.
+// that bring sent to want, ordered by sortPending.
 func diff(sent map[hubproto.Ref]string, want desiredSet) []pending {
 	var out []pending
 	for ref, obj := range want {
@@ -68,6 +68,13 @@ func diff(sent map[hubproto.Ref]string, want desiredSet) []pending {
 			}
 		}
 	}
+	sortPending(out)
+	return out
+}
+
+// sortPending orders changes so that referenced objects come before their pods and pods go
+// before what they reference (upserts first).
+func sortPending(out []pending) {
 	slices.SortFunc(out, func(a, b pending) int {
 		if a.op != b.op {
 			return strings.Compare(string(b.op), string(a.op)) // upserts first
@@ -81,7 +88,6 @@ func diff(sent map[hubproto.Ref]string, want desiredSet) []pending {
 		}
 		return strings.Compare(a.ref.Namespace+"/"+a.ref.Name, b.ref.Namespace+"/"+b.ref.Name)
 	})
-	return out
 }
 
 func has(m map[hubproto.Ref]string, ref hubproto.Ref) bool { _, ok := m[ref]; return ok }
@@ -101,7 +107,7 @@ func (c *Controller) send(ctx context.Context, st *nodeState, todo []pending, wa
 		if len(batch) == 0 {
 			return true, nil
 		}
-		ok, err := c.sendBatch(ctx, st, s, batch)
+		ok, err := c.sendBatch(ctx, st, s, batch, false)
 		batch, size = batch[:0:0], 0
 		return ok, err
 	}
@@ -127,36 +133,43 @@ func (c *Controller) send(ctx context.Context, st *nodeState, todo []pending, wa
 	return err
 }
 
-// sendBatch sends one batch; false when sending must stop for now (window full, session gone).
-func (c *Controller) sendBatch(ctx context.Context, st *nodeState, s *hub.Session, batch []hubproto.Change) (bool, error) {
+// sendBatch sends one batch of the own share or (mesh) of the mesh share; false when sending
+// must stop for now (window full, session gone). st.mu is held.
+func (c *Controller) sendBatch(ctx context.Context, st *nodeState, s *hub.Session, batch []hubproto.Change, mesh bool) (bool, error) {
 	seq, err := s.TrySend(batch)
 	switch {
 	case err == nil:
-		st.recordSent(seq, batch)
+		st.recordSent(seq, batch, mesh)
 		c.metrics.batches.Inc()
 		for _, ch := range batch {
 			c.metrics.changes.WithLabelValues(string(ch.Op)).Inc()
 		}
 		return true, nil
 	case errors.Is(err, hub.ErrWindowFull):
-		st.blocked = true
+		if mesh {
+			st.meshBlocked = true
+		} else {
+			st.blocked = true
+		}
 		c.metrics.windowHit.Inc()
 		return false, nil
 	case errors.Is(err, hub.ErrSessionClosed):
 		return false, nil
 	case errors.Is(err, hub.ErrBatchTooLarge) && len(batch) > 1:
 		for i := range batch {
-			if ok, err := c.sendBatch(ctx, st, s, batch[i:i+1]); !ok || err != nil {
+			if ok, err := c.sendBatch(ctx, st, s, batch[i:i+1], mesh); !ok || err != nil {
 				return ok, err
 			}
 		}
 		return true, nil
 	case errors.Is(err, hub.ErrBatchTooLarge):
 		// One object above a frame: it can never go. Note it as sent so it is not retried
-		// until it changes.
+		// until it changes (a mesh cursor just moves past it).
 		klog.FromContext(ctx).Error(err, "Object too large for a sync frame, not sent", "ref", batch[0].Ref)
 		c.metrics.dropped.Inc()
-		st.sent[batch[0].Ref] = batch[0].ResourceVersion
+		if !mesh {
+			st.sent[batch[0].Ref] = batch[0].ResourceVersion
+		}
 		return true, nil
 	}
 	return false, fmt.Errorf("edgecontroller: send to %s: %w", s.Node(), err)

@@ -3,13 +3,18 @@ package edgecontroller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/outpostmesh/outpost/hubproto"
 )
@@ -170,4 +175,72 @@ func TestDisconnectedNodeBecomesUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "edge-1 Ready again", func() bool { return readyOf(t, f, "edge-1").Status == corev1.ConditionTrue })
+}
+
+func TestFinalizeDeletesThePod(t *testing.T) {
+	f := start(t, tune{})
+	e := f.connect(t, "edge-1", nil)
+	drain(t, e, true, quiet)
+	ctx := context.Background()
+	// p1b's delete answers Conflict: the uid precondition failed, a newer pod of that name.
+	p1b := &corev1.Pod{ObjectMeta: objMeta("p1b", "13"), Spec: corev1.PodSpec{NodeName: "edge-1"}}
+	if _, err := f.client.CoreV1().Pods(ns).Create(ctx, p1b, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "cache sees p1b", func() bool { _, err := f.ctrl.pods.Pods(ns).Get("p1b"); return err == nil })
+	drain(t, e, true, quiet) // p1b goes to edge-1
+	f.client.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.DeleteAction).GetName() != "p1b" {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewConflict(corev1.Resource("pods"), "p1b", errors.New("uid precondition failed"))
+	})
+
+	done := func(name, uid string) hubproto.StatusUpdate {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid)}, Status: corev1.PodStatus{Phase: corev1.PodSucceeded}}
+		u := update(t, resPods, ns, name, p)
+		u.Finalize = true
+		return u
+	}
+	updates := []hubproto.StatusUpdate{done("p1", "uid-p1"), done("p1b", "uid-old"), done("p1", "")}
+	if err := e.Write(&hubproto.Frame{Type: hubproto.TypeStatus, Seq: 1, Status: updates}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ { // the deleted pod's share leaves edge-1 meanwhile
+		fr, err := e.Read(5 * time.Second)
+		if err != nil || i > 10 {
+			t.Fatalf("edge read %+v, %v; want ack 1", fr, err)
+		}
+		if fr.Type == hubproto.TypeAck && fr.Seq == 1 {
+			break
+		}
+	}
+	var deletes []k8stesting.DeleteActionImpl
+	for _, a := range f.client.Actions() {
+		if d, ok := a.(k8stesting.DeleteActionImpl); ok && a.GetResource().Resource == "pods" {
+			deletes = append(deletes, d)
+		}
+	}
+	if len(deletes) != 2 {
+		t.Fatalf("%d pod deletes, want 2 (p1, p1b): %+v", len(deletes), deletes)
+	}
+	for i, want := range []struct{ name, uid string }{{"p1", "uid-p1"}, {"p1b", "uid-old"}} {
+		d, o := deletes[i], deletes[i].DeleteOptions
+		if d.Name != want.name || o.GracePeriodSeconds == nil || *o.GracePeriodSeconds != 0 ||
+			o.Preconditions == nil || o.Preconditions.UID == nil || string(*o.Preconditions.UID) != want.uid {
+			t.Errorf("delete %d: %s with %+v, want %s, grace 0, uid %s", i, d.Name, o, want.name, want.uid)
+		}
+	}
+	if _, err := f.client.CoreV1().Pods(ns).Get(ctx, "p1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("p1 still there: %v", err)
+	}
+	// The conflict is success; a finalize without uid is refused (the pod is gone by then, so
+	// it is refused as not found or malformed: either way acknowledged, nothing deleted).
+	if got := testutil.ToFloat64(f.ctrl.metrics.status.WithLabelValues(resPods)); got != 2 {
+		t.Errorf("applied pod updates %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(f.ctrl.metrics.refusals.WithLabelValues("malformed_object")) +
+		testutil.ToFloat64(f.ctrl.metrics.refusals.WithLabelValues("not_found")); got != 1 {
+		t.Errorf("refusals %v, want 1", got)
+	}
 }
