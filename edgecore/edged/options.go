@@ -74,7 +74,9 @@ type Options struct {
 	RelistPeriod time.Duration
 	// MaxPods refuses pods beyond this count with a status message. Default 110.
 	MaxPods int
-	// Workers is the number of pods synced at once. Default 4.
+	// Workers is the number of pods synced at once (one worker per pod at a time, as the
+	// kubelet runs a goroutine per pod): a burst of new pods must not delay the status of
+	// pods already started. Default 32.
 	Workers int
 	// Clock drives back-offs and periods. Default the real clock.
 	Clock clock.WithTicker
@@ -121,7 +123,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.MaxPods = 110
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 32
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
