@@ -7,19 +7,6 @@ import (
 	"testing"
 )
 
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{
-		`/tmp/a\040b`: "/tmp/a b",
-		`/plain`:      "/plain",
-		`/tab\011x`:   "/tab\tx",
-		`/odd\0`:      `/odd\0`,
-	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestShimSocket pins containerd 1.6's shim socket name (checked against a running shim).
 func TestShimSocket(t *testing.T) {
 	got := shimSocket("/run/x/containerd.sock", "abc")
