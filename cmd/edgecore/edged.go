@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
@@ -14,16 +14,20 @@ import (
 	"github.com/outpostmesh/outpost/edgecore/edged"
 	"github.com/outpostmesh/outpost/edgecore/edged/cri"
 	"github.com/outpostmesh/outpost/edgecore/edged/prober"
+	"github.com/outpostmesh/outpost/edgecore/edged/stream"
 	"github.com/outpostmesh/outpost/edgecore/edged/volume"
 	"github.com/outpostmesh/outpost/edgecore/satoken"
 )
 
-// edgedPart is edged with its CRI connection and prober; nil when edged is disabled (every
+// edgedPart is edged with its CRI connection, prober and stream server (the kubelet API
+// subset on cfg.Edged.StreamAddr, for the reverse tunnel); nil when edged is disabled (every
 // method is nil-safe, so run.go wires it unconditionally).
 type edgedPart struct {
-	edged  *edged.Edged
-	cri    *cri.Client
-	prober *prober.Manager
+	edged    *edged.Edged
+	cri      *cri.Client
+	prober   *prober.Manager
+	stream   *stream.Server
+	streamLn net.Listener
 }
 
 // newEdgedPart dials the runtime and builds edged over the metaserver at msAddr (loopback,
@@ -34,7 +38,7 @@ func newEdgedPart(ctx context.Context, cfg *config.EdgeCoreConfig, logger klog.L
 	if !ec.Enabled {
 		return nil, nil
 	}
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: "http://" + msAddr, QPS: 100, Burst: 200, UserAgent: "outpost-edged"})
+	sources, err := edged.NewSources(&rest.Config{Host: "http://" + msAddr, QPS: 100, Burst: 200, UserAgent: "outpost-edged"}, cfg.NodeName)
 	if err != nil {
 		return nil, fmt.Errorf("edged: metaserver client: %w", err)
 	}
@@ -49,7 +53,7 @@ func newEdgedPart(ctx context.Context, cfg *config.EdgeCoreConfig, logger klog.L
 		ts = tokens
 	}
 	e, err := edged.New(edged.Options{
-		NodeName: cfg.NodeName, Client: client, Runtime: rt.Runtime, Images: rt.Images, Status: send,
+		NodeName: cfg.NodeName, Sources: sources, Runtime: rt.Runtime, Images: rt.Images, Status: send,
 		Tokens: ts, Prober: pm, RootDir: ec.RootDir, PodLogsDir: ec.PodLogsDir, CNIConfDir: ec.CNIConfDir,
 		CNIBridge: ec.CNIBridge, ClusterDNS: ec.ClusterDNS, ClusterDomain: ec.ClusterDomain,
 		CgroupParent: ec.CgroupParent, NodeIP: cfg.NodeStatus.NodeIP, SyncPeriod: ec.SyncPeriod.Duration,
@@ -59,10 +63,22 @@ func newEdgedPart(ctx context.Context, cfg *config.EdgeCoreConfig, logger klog.L
 		rt.Close()
 		return nil, err
 	}
-	return &edgedPart{edged: e, cri: rt, prober: pm}, nil
+	// The stream server dials the runtime's streaming URLs (containerd: 127.0.0.1:10010) from
+	// edgecore's own network namespace, the runtime's.
+	ss, err := stream.New(stream.Options{Resolver: streamResolver{e}, Runtime: rt.Runtime, Logger: logger.WithName("stream"), Registerer: reg})
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", ec.StreamAddr)
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("edged: stream server: %w", err)
+	}
+	return &edgedPart{edged: e, cri: rt, prober: pm, stream: ss, streamLn: ln}, nil
 }
 
-// Run runs the prober and edged until ctx ends.
+// Run runs the prober, edged and the stream server until ctx ends.
 func (p *edgedPart) Run(ctx context.Context) error {
 	if p == nil {
 		return nil
@@ -70,12 +86,15 @@ func (p *edgedPart) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { p.prober.Run(ctx); return nil })
 	g.Go(func() error { return p.edged.Run(ctx) })
+	g.Go(func() error { return serveStream(ctx, p.streamLn, p.stream) })
 	return g.Wait()
 }
 
-// Close closes the CRI connection; containers keep running for the next edgecore to adopt.
+// Close closes the CRI connection and the stream listener; containers keep running for the
+// next edgecore to adopt.
 func (p *edgedPart) Close() {
 	if p != nil {
+		p.streamLn.Close()
 		p.cri.Close()
 	}
 }

@@ -34,7 +34,7 @@ func main() {
 }
 
 func newCommand() *cobra.Command {
-	var cfgPath string
+	var cfgPath, pprofAddr string
 	var printDefault bool
 	cmd := &cobra.Command{
 		Use:           "edgecore",
@@ -55,11 +55,20 @@ func newCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			applyMemorySettings(klog.Background()) // memory.go
+			if pprofAddr != "" {
+				stop, err := startPprof(cmd.Context(), pprofAddr, klog.Background()) // pprof.go
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return run(cmd.Context(), cfg)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", config.DefaultDir+"/"+config.FileName, "EdgeCoreConfig YAML file (written by `outpost join`)")
 	cmd.Flags().BoolVar(&printDefault, "defaultconfig", false, "print the default configuration and exit")
+	cmd.Flags().StringVar(&pprofAddr, "pprof-addr", os.Getenv(pprofEnv), "serve Go profiles (/debug/pprof/heap, …) on this loopback host:port; default $"+pprofEnv+", empty disables")
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	cmd.Flags().AddGoFlagSet(fs)

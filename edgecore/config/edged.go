@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,7 @@ const (
 	DefaultCNIBridge     = "outpost0"
 	DefaultClusterDNS    = "169.254.96.16"
 	DefaultClusterDomain = "cluster.local"
+	DefaultStreamAddr    = "127.0.0.1:10250"
 )
 
 // Edged configures edged, which runs the node's pods through CRI.
@@ -45,6 +47,10 @@ type Edged struct {
 	RelistPeriod metav1.Duration `json:"relistPeriod,omitzero"`
 	// MaxPods is the most pods the node runs; zero means 110.
 	MaxPods int `json:"maxPods,omitempty"`
+	// StreamAddr is where the stream server (the kubelet API subset: container logs, exec,
+	// attach, port-forward) listens. It has no authentication of its own, so it must be a
+	// loopback address: the reverse tunnel from the cloud reaches it from inside edgecore.
+	StreamAddr string `json:"streamAddr,omitempty"`
 }
 
 // DefaultEdged returns the defaults (disabled).
@@ -67,6 +73,7 @@ func (e *Edged) defaults() {
 	def(&e.CNIBridge, DefaultCNIBridge)
 	def(&e.ClusterDNS, DefaultClusterDNS)
 	def(&e.ClusterDomain, DefaultClusterDomain)
+	def(&e.StreamAddr, DefaultStreamAddr)
 }
 
 func (e *Edged) validate(bad func(string, ...any) error) error {
@@ -86,6 +93,19 @@ func (e *Edged) validate(bad func(string, ...any) error) error {
 		return bad("negative edged.syncPeriod, edged.relistPeriod or edged.maxPods")
 	case e.CNIBridge == "" || len(e.CNIBridge) > 15:
 		return bad("edged.cniBridge %q must be 1–15 characters", e.CNIBridge)
+	case !isLoopbackHostPort(e.StreamAddr):
+		return bad("edged.streamAddr %q is not a loopback ip:port", e.StreamAddr)
 	}
 	return nil
+}
+
+// isLoopbackHostPort tells whether s is ip:port with a loopback IP and a port 1–65535.
+func isLoopbackHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	n, err := strconv.Atoi(port)
+	return ip != nil && ip.IsLoopback() && err == nil && n > 0 && n < 65536
 }

@@ -15,7 +15,7 @@ func TestEdgedDefaultsAndValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Edged.Enabled || c.Edged.CRIEndpoint != DefaultCRIEndpoint || c.Edged.ClusterDNS != DefaultClusterDNS || c.Edged.CNIBridge != "outpost0" {
+	if c.Edged.Enabled || c.Edged.CRIEndpoint != DefaultCRIEndpoint || c.Edged.ClusterDNS != DefaultClusterDNS || c.Edged.CNIBridge != "outpost0" || c.Edged.StreamAddr != DefaultStreamAddr {
 		t.Errorf("defaults %+v", c.Edged)
 	}
 	c, err = Parse([]byte(base + "edged: {enabled: true, rootDir: /r, syncPeriod: 5s, maxPods: 20}\n"))
@@ -32,9 +32,20 @@ func TestEdgedDefaultsAndValidation(t *testing.T) {
 		"edged: {enabled: true, cniBridge: a-very-long-bridge-name}",
 		"edged: {enabled: true, maxPods: -1}",
 		"edged: {enabled: true, surprise: 1}",
+		"edged: {enabled: true, streamAddr: '0.0.0.0:10250'}",
+		"edged: {enabled: true, streamAddr: '10.1.0.11:10250'}",
+		"edged: {enabled: true, streamAddr: '127.0.0.1'}",
+		"edged: {enabled: true, streamAddr: '127.0.0.1:0'}",
+		"edged: {enabled: true, streamAddr: 'localhost:10250'}",
 	} {
 		if _, err := Parse([]byte(base + bad + "\n")); !errors.Is(err, ErrInvalid) {
 			t.Errorf("accepted %q: %v", bad, err)
+		}
+	}
+	for _, good := range []string{"127.0.0.1:11250", "'[::1]:10250'"} {
+		c, err := Parse([]byte(base + "edged: {enabled: true, streamAddr: " + good + "}\n"))
+		if err != nil || c.Edged.StreamAddr != strings.Trim(good, "'") {
+			t.Errorf("streamAddr %s: %v", good, err)
 		}
 	}
 	if _, err := Parse([]byte(base + "edged: {enabled: false, clusterDNS: nope}\n")); err != nil {

@@ -2,17 +2,14 @@ package edged
 
 import (
 	"context"
-	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -35,6 +32,9 @@ type Edged struct {
 	cms     corelisters.ConfigMapLister
 	secrets corelisters.SecretLister
 	synced  []cache.InformerSynced
+	// listersReady is set once the listers above are assigned and synced: the stream
+	// server's resolver calls come from other goroutines and may arrive before.
+	listersReady atomic.Bool
 
 	mu       sync.Mutex
 	state    map[types.UID]*podState
@@ -121,64 +121,6 @@ func (e *Edged) Run(ctx context.Context) error {
 	<-ctx.Done()
 	e.queue.ShutDown()
 	return nil
-}
-
-// startInformers sets up the listers and starts the informers; the returned stop waits for
-// them after ctx ends.
-func (e *Edged) startInformers(ctx context.Context) (func(), error) {
-	podFactory := informers.NewSharedInformerFactoryWithOptions(e.o.Client, 0, informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
-		lo.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", e.o.NodeName).String()
-	}))
-	nodeFactory := informers.NewSharedInformerFactoryWithOptions(e.o.Client, 0, informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
-		lo.FieldSelector = fields.OneTermEqualSelector("metadata.name", e.o.NodeName).String()
-	}))
-	objFactory := informers.NewSharedInformerFactory(e.o.Client, 0)
-
-	podInf := podFactory.Core().V1().Pods()
-	cmInf := objFactory.Core().V1().ConfigMaps()
-	secInf := objFactory.Core().V1().Secrets()
-	nodeInf := nodeFactory.Core().V1().Nodes()
-	e.pods, e.cms, e.secrets = podInf.Lister(), cmInf.Lister(), secInf.Lister()
-
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    e.enqueueObj,
-		UpdateFunc: func(_, n any) { e.enqueueObj(n) },
-		DeleteFunc: e.enqueueObj,
-	}); err != nil {
-		return nil, fmt.Errorf("edged: %w", err)
-	}
-	nsHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    e.enqueueNamespaceOf,
-		UpdateFunc: func(_, n any) { e.enqueueNamespaceOf(n) },
-		DeleteFunc: e.enqueueNamespaceOf,
-	}
-	for _, inf := range []cache.SharedIndexInformer{cmInf.Informer(), secInf.Informer()} {
-		if _, err := inf.AddEventHandler(nsHandler); err != nil {
-			return nil, fmt.Errorf("edged: %w", err)
-		}
-	}
-	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { e.nodeChanged(ctx, o) },
-		UpdateFunc: func(_, n any) { e.nodeChanged(ctx, n) },
-	}); err != nil {
-		return nil, fmt.Errorf("edged: %w", err)
-	}
-	e.synced = []cache.InformerSynced{podInf.Informer().HasSynced, cmInf.Informer().HasSynced, secInf.Informer().HasSynced, nodeInf.Informer().HasSynced}
-
-	factories := []informers.SharedInformerFactory{podFactory, nodeFactory, objFactory}
-	stop := func() {
-		for _, f := range factories {
-			f.Shutdown()
-		}
-	}
-	for _, f := range factories {
-		f.Start(ctx.Done())
-	}
-	if !cache.WaitForNamedCacheSync("edged", ctx.Done(), e.synced...) {
-		stop()
-		return func() {}, fmt.Errorf("edged: caches not synced: %w", context.Cause(ctx))
-	}
-	return stop, nil
 }
 
 // loop runs f now and every period until ctx ends.

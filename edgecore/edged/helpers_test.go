@@ -99,7 +99,7 @@ func (h *harness) newEdged(rt *fakeRuntime) *Edged {
 	ctx, cancel := context.WithCancel(ctx)
 	dir := t.TempDir()
 	e, err := New(Options{
-		NodeName: testNode, Client: h.client, Runtime: rt, Images: h.images, Status: h.sink.send,
+		NodeName: testNode, Sources: clientSources(h.client, testNode), Runtime: rt, Images: h.images, Status: h.sink.send,
 		Mounter: fakeMounter{}, RootDir: dir + "/root", PodLogsDir: dir + "/logs", CNIConfDir: dir + "/cni",
 		NodeIP: "192.168.1.10", Clock: h.clock, Logger: logger,
 	})

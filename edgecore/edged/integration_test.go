@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2/ktesting"
@@ -154,7 +153,7 @@ func TestEdgedRealContainerd(t *testing.T) {
 	}
 	upsert(podsGVR, web, 3)
 
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: "http://" + ln.Addr().String()})
+	sources, err := NewSources(&rest.Config{Host: "http://" + ln.Addr().String()}, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +162,7 @@ func TestEdgedRealContainerd(t *testing.T) {
 	startEdged := func() (stop func()) {
 		pm := prober.New(prober.Options{Exec: cri.Execer{Runtime: cd.Runtime}, Logger: logger, Dialer: host})
 		e, err := New(Options{
-			NodeName: node, Client: client, Runtime: cd.Runtime, Images: cd.ImageService, Status: sink.send, Prober: pm,
+			NodeName: node, Sources: sources, Runtime: cd.Runtime, Images: cd.ImageService, Status: sink.send, Prober: pm,
 			RootDir: rootDir, PodLogsDir: logsDir, CNIConfDir: cd.CNIConfDir, SyncPeriod: 2 * time.Second, Logger: logger,
 		})
 		if err != nil {

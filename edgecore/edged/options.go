@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -34,8 +33,9 @@ type Prober interface {
 type Options struct {
 	// NodeName is the node whose pods edged runs. Required.
 	NodeName string
-	// Client reads pods, ConfigMaps, Secrets and the own Node from the metaserver. Required.
-	Client kubernetes.Interface
+	// Sources list and watch pods, ConfigMaps, Secrets and the own Node (NewSources on the
+	// metaserver). Required.
+	Sources Sources
 	// Runtime and Images are the CRI services (cri.Client). Required.
 	Runtime runtimeapi.RuntimeServiceClient
 	Images  runtimeapi.ImageServiceClient
@@ -96,8 +96,8 @@ const (
 )
 
 func (o Options) withDefaults() (Options, error) {
-	if o.NodeName == "" || o.Client == nil || o.Runtime == nil || o.Images == nil || o.Status == nil {
-		return o, fmt.Errorf("%w: NodeName, Client, Runtime, Images and Status are required", ErrInvalidOptions)
+	if o.NodeName == "" || !o.Sources.complete() || o.Runtime == nil || o.Images == nil || o.Status == nil {
+		return o, fmt.Errorf("%w: NodeName, Sources, Runtime, Images and Status are required", ErrInvalidOptions)
 	}
 	def := func(s *string, v string) {
 		if *s == "" {

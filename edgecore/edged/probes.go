@@ -24,6 +24,9 @@ func (e *Edged) invalidProbes(pod *corev1.Pod) string {
 			if err := prober.ValidateFor(p.kind, p.p); err != nil {
 				return fmt.Sprintf("container %q: invalid %v", c.Name, err)
 			}
+			if err := prober.ValidatePorts(p.p, c.Ports); err != nil {
+				return fmt.Sprintf("container %q: %s probe: %v", c.Name, p.kind, err)
+			}
 		}
 	}
 	return ""

@@ -2,6 +2,7 @@ package edged
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +107,19 @@ func TestInvalidProbeGivesMessage(t *testing.T) {
 		t.Fatalf("status %+v", got.Status)
 	}
 	t.Log(got.Status.Message)
+}
+
+// A named probe port the container does not declare passes the apiserver; the container
+// must not start, and the status must name the port.
+func TestUndeclaredProbePortGivesMessage(t *testing.T) {
+	pod := probedPod()
+	pod.Spec.Containers[0].LivenessProbe.ProbeHandler = corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("metrics")}}
+	h := newHarness(t, pod)
+	h.sync("shop/probed")
+	got, _ := h.sink.last(t)
+	w := got.Status.ContainerStatuses[0].State.Waiting
+	if w == nil || w.Reason != "CreateContainerConfigError" || !strings.Contains(w.Message, `"metrics"`) ||
+		!strings.Contains(got.Status.Message, `"metrics"`) || h.rt.count("CreateContainer") != 0 {
+		t.Fatalf("status %+v", got.Status)
+	}
 }

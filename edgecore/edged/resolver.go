@@ -4,16 +4,21 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
+
+// resolveTimeout bounds the CRI calls of one resolver call.
+const resolveTimeout = 10 * time.Second
 
 // Container resolves a container of a pod for the stream server (logs, exec): its runtime
 // ID and log path; previous picks the instance before the current one (`logs --previous`).
 func (e *Edged) Container(namespace, pod, container string, previous bool) (string, string, error) {
-	p, err := e.pods.Pods(namespace).Get(pod)
+	p, err := e.storedPod(namespace, pod)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: pod %s/%s", ErrNotFound, namespace, pod)
+		return "", "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
 	rt, err := e.runtimeOf(ctx, p.UID)
 	if err != nil {
@@ -36,4 +41,35 @@ func (e *Edged) Container(namespace, pod, container string, previous bool) (stri
 		return "", "", err
 	}
 	return s.Id, s.LogPath, nil
+}
+
+// Sandbox resolves a pod's ready sandbox for the stream server (port-forward).
+func (e *Edged) Sandbox(namespace, pod string) (string, error) {
+	p, err := e.storedPod(namespace, pod)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	rt, err := e.runtimeOf(ctx, p.UID)
+	if err != nil {
+		return "", err
+	}
+	sb := rt.readySandbox()
+	if sb == nil {
+		return "", fmt.Errorf("%w: running sandbox of pod %s/%s", ErrNotFound, namespace, pod)
+	}
+	return sb.Id, nil
+}
+
+// storedPod is the pod from the store; ErrNotFound also before the informers synced.
+func (e *Edged) storedPod(namespace, name string) (*corev1.Pod, error) {
+	if !e.listersReady.Load() {
+		return nil, fmt.Errorf("%w: pod %s/%s (edged is starting)", ErrNotFound, namespace, name)
+	}
+	p, err := e.pods.Pods(namespace).Get(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pod %s/%s", ErrNotFound, namespace, name)
+	}
+	return p, nil
 }

@@ -47,3 +47,32 @@ func TestPreStopHookRunsBeforeStop(t *testing.T) {
 		t.Errorf("preStop not run before stop:\n%s", calls)
 	}
 }
+
+func TestResolverSandbox(t *testing.T) {
+	h := newHarness(t, testPod("pf", app("a")))
+	h.sync("shop/pf")
+	id, err := h.e.Sandbox("shop", "pf")
+	if err != nil || id == "" {
+		t.Fatalf("sandbox: %q %v", id, err)
+	}
+	if _, err := h.e.Sandbox("shop", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown pod: %v", err)
+	}
+}
+
+// The stream server may ask before Run has started the informers: a clear not-found, no
+// nil lister.
+func TestResolverBeforeInformers(t *testing.T) {
+	h := newHarness(t)
+	e, err := New(h.e.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.queue.ShutDown()
+	if _, _, err := e.Container("shop", "logs", "a", false); !errors.Is(err, ErrNotFound) {
+		t.Errorf("container before informers: %v", err)
+	}
+	if _, err := e.Sandbox("shop", "logs"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("sandbox before informers: %v", err)
+	}
+}

@@ -1,6 +1,8 @@
 // Package edgelab runs Outpost's orchestration core in the lab: a real kube-apiserver and a
 // cloudcore process on the public host "cloud", and NAT'd sites whose hosts join with
 // `outpost join` and run edgecore processes. The cloud-edge end-to-end tests stand on it.
+// With Options.Controllers the controller manager and scheduler run too; with Options.Edged
+// every edge gets a containerd of its own and runs pods through edged (edged.go).
 package edgelab
 
 import (
@@ -29,6 +31,8 @@ const (
 	CloudHealth    = 10005
 	MetaServerAddr = "127.0.0.1:10350"
 	EdgeHealthAddr = "127.0.0.1:10351"
+	// StreamAddr is edgecore's stream server (the kubelet API subset) when edged runs.
+	StreamAddr = "127.0.0.1:10250"
 )
 
 // Timings shortened for tests: a cut edge is seen within seconds, reconnects within a second
@@ -61,6 +65,12 @@ type Options struct {
 	Bin string
 	// Timings; zero: FastTimings.
 	Timings *Timings
+	// Controllers also starts kube-controller-manager (node podCIDRs, default
+	// ServiceAccounts, kube-root-ca.crt) and kube-scheduler with the control plane.
+	Controllers bool
+	// Edged gives every edge a containerd of its own (Edge.Containerd, started by the first
+	// StartEdge) and runs edgecore with edged on it (edged.go).
+	Edged bool
 }
 
 // Lab is a running edge lab.
@@ -87,6 +97,8 @@ type Edge struct {
 	Dir    string
 	Config string
 	Proc   *lab.Process
+	// Containerd is the edge's container runtime (Options.Edged), nil otherwise.
+	Containerd *lab.Containerd
 
 	starts int
 }
@@ -115,7 +127,7 @@ func Start(ctx context.Context, r *lab.Run, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	cloud := nw.Public["cloud"]
-	cp, err := r.StartControlPlane(ctx, lab.ControlPlaneOptions{Host: cloud})
+	cp, err := r.StartControlPlane(ctx, lab.ControlPlaneOptions{Host: cloud, ControllerManager: opts.Controllers, Scheduler: opts.Controllers})
 	if err != nil {
 		return nil, err
 	}
@@ -237,14 +249,21 @@ func (l *Lab) AdoptEdge(host *lab.Host, dir string) (*Edge, error) {
 	return e, nil
 }
 
-// StartEdge starts (or restarts) edgecore on e and waits until its metaserver answers.
+// StartEdge starts (or restarts) edgecore on e and waits until its metaserver answers. With
+// Options.Edged the first start also starts e's containerd and enables edged in its config.
 func (l *Lab) StartEdge(ctx context.Context, e *Edge) error {
+	if l.opts.Edged && e.Containerd == nil {
+		if err := l.startEdged(ctx, e); err != nil {
+			return err
+		}
+	}
 	e.starts++
 	name := "edgecore-" + e.Name
 	if e.starts > 1 {
 		name = fmt.Sprintf("%s-%d", name, e.starts)
 	}
-	p, err := l.Run.Start(e.Host, name, []string{filepath.Join(l.opts.Bin, "edgecore"), "--config", e.Config, "-v=1"}, lab.ProcOptions{})
+	// edged mounts volumes that containerd must see: only the network namespace is entered.
+	p, err := l.Run.Start(e.Host, name, []string{filepath.Join(l.opts.Bin, "edgecore"), "--config", e.Config, "-v=1"}, lab.ProcOptions{NetnsOnly: l.opts.Edged})
 	if err != nil {
 		return err
 	}

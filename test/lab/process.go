@@ -19,6 +19,12 @@ type ProcOptions struct {
 	// Quiet sends output only to the process's log file (Process.LogPath), not the run's log;
 	// for chatty daemons such as the apiserver. The tail is logged if the test failed.
 	Quiet bool
+	// NetnsOnly enters only the host's network namespace (nsenter --net), not `ip netns exec`'s
+	// private mount namespace with a fresh /sys. A process that mounts for a container
+	// runtime needs it (edged's tmpfs volumes must be visible to containerd, and runc wants
+	// /sys/fs/cgroup, which that fresh /sys lacks); its mounts then live in the root mount
+	// namespace, where the run's cleanup can see and remove them.
+	NetnsOnly bool
 }
 
 // Process is a program the run started. The run stops it at Close.
@@ -33,11 +39,15 @@ type Process struct {
 	log  *lineLog
 }
 
-// Start runs argv inside the host's namespace (host nil: the root namespace). Output goes to
+// Start runs argv inside the host's namespace (host nil: the root namespace): with `ip netns
+// exec`, or with nsenter into the network namespace alone when opts.NetnsOnly. Output goes to
 // a log file in the run's directory and, unless Quiet, line by line into the run's log.
 func (r *Run) Start(h *Host, name string, argv []string, opts ProcOptions) (*Process, error) {
 	args := argv
-	if h != nil {
+	switch {
+	case h != nil && opts.NetnsOnly:
+		args = append([]string{"nsenter", "--net=/run/netns/" + h.NS, "--"}, argv...)
+	case h != nil:
 		args = append([]string{"ip", "netns", "exec", h.NS}, argv...)
 	}
 	logPath := filepath.Join(r.Dir, "logs", name+".log")

@@ -132,3 +132,28 @@ func validatePort(field string, port intstr.IntOrString) error {
 	}
 	return nil
 }
+
+// ValidatePorts checks that a probe's port (httpGet, tcpSocket), when named, is one the
+// container declares. The apiserver accepts any well-formed name, so such a pod passes its
+// validation, yet the probe could never run: the readiness probe would keep the container
+// unready and the liveness probe restart it forever, with nothing in the status saying why.
+// Errors wrap ErrInvalidProbe and ErrPortNotFound.
+func ValidatePorts(p *corev1.Probe, ports []corev1.ContainerPort) error {
+	if p == nil {
+		return nil
+	}
+	var field string
+	var port intstr.IntOrString
+	switch {
+	case p.HTTPGet != nil:
+		field, port = "httpGet.port", p.HTTPGet.Port
+	case p.TCPSocket != nil:
+		field, port = "tcpSocket.port", p.TCPSocket.Port
+	default:
+		return nil // exec has none; grpc.port is a number
+	}
+	if _, err := resolvePort(port, ports); err != nil {
+		return fmt.Errorf("%w: %s: %w: the container declares no such port", ErrInvalidProbe, field, err)
+	}
+	return nil
+}

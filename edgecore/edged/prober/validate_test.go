@@ -60,3 +60,34 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestValidatePorts(t *testing.T) {
+	ports := []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	httpOn := func(p intstr.IntOrString) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: p}}}
+	}
+	tcpOn := func(p intstr.IntOrString) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: p}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		probe *corev1.Probe
+		bad   bool
+	}{
+		{"nil", nil, false},
+		{"http named", httpOn(intstr.FromString("http")), false},
+		{"http number", httpOn(intstr.FromInt32(9000)), false},
+		{"http number as string", httpOn(intstr.FromString("9000")), false},
+		{"http undeclared name", httpOn(intstr.FromString("metrics")), true},
+		{"tcp undeclared name", tcpOn(intstr.FromString("metrics")), true},
+		{"exec", &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}, false},
+	} {
+		err := ValidatePorts(tc.probe, ports)
+		if tc.bad != (err != nil) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if tc.bad && (!errors.Is(err, ErrInvalidProbe) || !errors.Is(err, ErrPortNotFound) || !strings.Contains(err.Error(), `"metrics"`)) {
+			t.Errorf("%s: error %v does not name the port", tc.name, err)
+		}
+	}
+}
