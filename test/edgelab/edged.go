@@ -1,17 +1,15 @@
 package edgelab
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/outpostmesh/outpost/edgecore/config"
+	"github.com/outpostmesh/outpost/edgecore/edged/volume"
 	"github.com/outpostmesh/outpost/test/lab"
 )
 
@@ -55,26 +53,11 @@ func (l *Lab) startEdged(ctx context.Context, e *Edge) error {
 // unmountUnder lazily unmounts every mount point below dir, deepest first, and returns how
 // many there were.
 func unmountUnder(dir string) (int, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	points, err := volume.HostMounter{}.MountPoints(dir)
 	if err != nil {
 		return 0, fmt.Errorf("edgelab: %w", err)
 	}
-	defer f.Close()
-	var points []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		p := unescapeOctal(fields[4])
-		if strings.HasPrefix(p, dir+"/") {
-			points = append(points, p)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("edgelab: mountinfo: %w", err)
-	}
+	points = slices.DeleteFunc(points, func(p string) bool { return p == dir })
 	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
 	var first error
 	for _, p := range points {
@@ -83,23 +66,4 @@ func unmountUnder(dir string) (int, error) {
 		}
 	}
 	return len(points), first
-}
-
-// unescapeOctal undoes mountinfo's \ooo escapes (space, tab, newline, backslash).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
