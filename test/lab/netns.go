@@ -139,12 +139,15 @@ func listNetns() ([]string, error) {
 }
 
 // killNetnsProcesses ends every process inside a namespace of ours: TERM, then KILL after 3 s.
+// This process is never one of them: `ip netns pids` goes by a process's main thread, which
+// may be inside the namespace for a moment when Host.Do runs on it.
 func killNetnsProcesses(ns string) {
+	self := os.Getpid()
 	pids := func() []int {
 		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
 		var ps []int
 		for _, f := range strings.Fields(string(out)) {
-			if p, err := strconv.Atoi(f); err == nil {
+			if p, err := strconv.Atoi(f); err == nil && p != self {
 				ps = append(ps, p)
 			}
 		}
