@@ -91,6 +91,7 @@ type Kubelet struct {
 	cniFile   string
 	cniData   string
 	tunables  map[string]string
+	pods      *podUIDs
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -157,6 +158,7 @@ func (cp *ControlPlane) StartKubelet(ctx context.Context, host *Host, opts Kubel
 		return nil, err
 	}
 	k.Process = p
+	k.pods = trackPodUIDs(client, opts.NodeName)
 	if err := k.waitReady(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -407,6 +409,11 @@ func (k *Kubelet) close() error {
 	// their UIDs remain in the kubelet's pod and log directories.
 	for uid := range k.localPodUIDs() {
 		uids[uid] = true
+	}
+	if k.pods != nil {
+		for uid := range k.pods.close() {
+			uids[uid] = true
+		}
 	}
 	if err := removeKubeletSandboxes(ctx, k.endpoint, func(labels map[string]string) bool {
 		return uids[labels["io.kubernetes.pod.uid"]]
