@@ -57,7 +57,7 @@ func newCommand() *cobra.Command {
 			}
 			applyMemorySettings(klog.Background()) // memory.go
 			if pprofAddr != "" {
-				stop, err := startPprof(cmd.Context(), pprofAddr, klog.Background()) // pprof.go
+				_, stop, err := startPprof(cmd.Context(), pprofAddr, klog.Background()) // pprof.go
 				if err != nil {
 					return err
 				}

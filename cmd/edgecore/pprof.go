@@ -78,14 +78,15 @@ func checkPprofAddr(addr string) error {
 }
 
 // startPprof serves pprofMux on addr (checked and bound now, so a bad address fails the
-// start) until ctx ends or stop is called; stop waits for the server.
-func startPprof(ctx context.Context, addr string, logger klog.Logger) (stop func(), err error) {
+// start) until ctx ends or stop is called; stop waits for the server. It returns the bound
+// address (port 0 picks one).
+func startPprof(ctx context.Context, addr string, logger klog.Logger) (bound string, stop func(), err error) {
 	if err := checkPprofAddr(addr); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("pprof: %w", err)
+		return "", nil, fmt.Errorf("pprof: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -96,5 +97,5 @@ func startPprof(ctx context.Context, addr string, logger klog.Logger) (stop func
 		}
 	}()
 	logger.Info("serving pprof profiles", "addr", ln.Addr().String())
-	return func() { cancel(); <-done }, nil
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
 }

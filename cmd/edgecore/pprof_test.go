@@ -24,18 +24,18 @@ func TestCheckPprofAddr(t *testing.T) {
 
 func TestPprofServesHeap(t *testing.T) {
 	logger, ctx := ktesting.NewTestContext(t)
-	if _, err := startPprof(ctx, "0.0.0.0:0", logger); err == nil {
+	if _, _, err := startPprof(ctx, "0.0.0.0:0", logger); err == nil {
 		t.Fatal("served on a non-loopback address")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop, err := startPprof(ctx, "127.0.0.1:16061", logger)
+	addr, stop, err := startPprof(ctx, "127.0.0.1:0", logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	for path, want := range map[string]int{"/debug/pprof/heap?gc=1": 200, "/debug/pprof/nosuch": 404} {
-		resp, err := http.Get("http://127.0.0.1:16061" + path)
+		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
