@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outpostmesh/outpost/edgecore/edged/cniconf"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -41,7 +42,7 @@ func TestCNIConfigWrittenOnceForPodCIDR(t *testing.T) {
 	if info, _ := os.Stat(path); !info.ModTime().Equal(old) {
 		t.Error("unchanged config rewritten")
 	}
-	if _, err := cniConfig("outpost0", "not-a-cidr", "/x"); err == nil {
+	if _, err := cniconf.Bridge("outpost0", "not-a-cidr", "/x"); err == nil {
 		t.Error("bad podCIDR accepted")
 	}
 }

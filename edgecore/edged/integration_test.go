@@ -208,7 +208,16 @@ func TestEdgedRealContainerd(t *testing.T) {
 	}
 	firstID := running.Status.ContainerStatuses[0].ContainerID
 
-	httpc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DialContext: host.DialContext}}
+	// The transport dials on a context of its own that outlives a timed-out request: bound the
+	// dial too, or a dial to a pod that is gone outlives the test (goleak).
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return host.DialContext(ctx, network, addr)
+	}
+	tr := &http.Transport{DialContext: dial}
+	defer tr.CloseIdleConnections()
+	httpc := &http.Client{Timeout: 3 * time.Second, Transport: tr}
 	get := func(path string) string {
 		resp, err := httpc.Get("http://" + running.Status.PodIP + ":8080" + path)
 		if err != nil {

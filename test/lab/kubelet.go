@@ -24,6 +24,7 @@ import (
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/outpostmesh/outpost/edgecore/edged/cniconf"
 	"github.com/outpostmesh/outpost/pki"
 )
 
@@ -297,24 +298,12 @@ func (k *Kubelet) writeConfig(opts KubeletOptions) error {
 	return nil
 }
 
-// writeCNI writes a bridge network for the node's pod CIDR, with host-local IPAM keeping its
-// leases under the kubelet's directory rather than the machine-wide /var/lib/cni.
+// writeCNI writes the same bridge network edged writes for its node (edged.CNIConfig: bridge,
+// ipMasq, portmap), so a benchmark compares the agents and not their networks; host-local IPAM
+// keeps its leases under the kubelet's directory rather than the machine-wide /var/lib/cni.
 func (k *Kubelet) writeCNI(confDir string) error {
 	k.cniData = k.path("cni-ipam")
-	conf := map[string]any{
-		"cniVersion": "0.4.0",
-		"name":       "lab-" + k.NodeName,
-		"plugins": []any{map[string]any{
-			"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-			"ipam": map[string]any{
-				"type":    "host-local",
-				"ranges":  [][]map[string]string{{{"subnet": k.PodCIDR}}},
-				"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-				"dataDir": k.cniData,
-			},
-		}},
-	}
-	b, err := json.MarshalIndent(conf, "", "  ")
+	b, err := cniconf.Bridge("cni0", k.PodCIDR, k.cniData)
 	if err != nil {
 		return fmt.Errorf("%w: cni: %w", ErrKubelet, err)
 	}
