@@ -133,38 +133,9 @@ func (w *world) startEdgecore(ctx context.Context, e *edgelab.Edge) (*lab.Proces
 // adoptEdgeNode gives the edge Node what the kubelet's got (pod CIDR, taint) and waits for
 // Ready.
 func (w *world) adoptEdgeNode(ctx context.Context, name string, p *lab.Process) error {
-	patched := false
-	last := "no Node"
-	for {
-		node, err := w.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case err != nil:
-			last = err.Error()
-		case !patched:
-			if err := w.patchEdgeNode(ctx, node); err != nil {
-				last = err.Error()
-			} else {
-				patched = true
-			}
-		default:
-			last = "no Ready condition"
-			for _, c := range node.Status.Conditions {
-				if c.Type == corev1.NodeReady {
-					if c.Status == corev1.ConditionTrue {
-						return nil
-					}
-					last = fmt.Sprintf("Ready=%s: %s", c.Status, c.Message)
-				}
-			}
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("edgecore exited: %v\n%s", p.Err(), p.Tail(30))
-		case <-ctx.Done():
-			return fmt.Errorf("edge node %s not Ready: %w (%s)\n%s", name, ctx.Err(), last, p.Tail(30))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return lab.WaitNodeReady(ctx, w.client, name, p, func(node *corev1.Node) error {
+		return w.patchEdgeNode(ctx, node)
+	})
 }
 
 func (w *world) patchEdgeNode(ctx context.Context, node *corev1.Node) error {

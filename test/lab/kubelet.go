@@ -321,38 +321,13 @@ func (k *Kubelet) writeCNI(confDir string) error {
 func (k *Kubelet) waitReady(ctx context.Context, opts KubeletOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
 	defer cancel()
-	patched := false
-	var last string
-	for {
-		node, err := k.client.CoreV1().Nodes().Get(ctx, k.NodeName, metav1.GetOptions{})
-		switch {
-		case err != nil:
-			last = err.Error()
-		case !patched:
-			if err := k.adopt(ctx, node, opts); err != nil {
-				last = err.Error()
-			} else {
-				patched = true
-			}
-		default:
-			last = "Ready condition absent"
-			for _, c := range node.Status.Conditions {
-				if c.Type == corev1.NodeReady {
-					if c.Status == corev1.ConditionTrue {
-						return nil
-					}
-					last = fmt.Sprintf("Ready=%s: %s", c.Status, c.Message)
-				}
-			}
-		}
-		select {
-		case <-k.Process.Done():
-			return fmt.Errorf("%w %s exited: %v\n%s", ErrKubelet, k.NodeName, k.Process.Err(), k.Process.Tail(40))
-		case <-ctx.Done():
-			return fmt.Errorf("%w %s: node not Ready: %w (%s)\n%s", ErrKubelet, k.NodeName, ctx.Err(), last, k.Process.Tail(40))
-		case <-time.After(200 * time.Millisecond):
-		}
+	err := WaitNodeReady(ctx, k.client, k.NodeName, k.Process, func(node *corev1.Node) error {
+		return k.adopt(ctx, node, opts)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKubelet, err)
 	}
+	return nil
 }
 
 // adopt does what a controller-manager and an operator would: pod CIDR and labels.
