@@ -30,7 +30,9 @@ func Mux(g prometheus.Gatherer, ready func() error) *http.ServeMux {
 	return mux
 }
 
-// Serve serves h on ln until ctx ends, then shuts down (waiting up to 2 s for requests).
+// Serve serves h on ln until ctx ends, then shuts down: it waits up to 2 s for requests, then
+// closes what is still open (a followed log, an exec stream: requests that last as long as
+// their client wants). Only reading a request's head is bounded.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	stopped := make(chan struct{})
@@ -39,7 +41,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
 	}()
 	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {

@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 	"github.com/outpostmesh/outpost/pki"
 	"github.com/outpostmesh/outpost/test/lab"
 )
@@ -80,24 +80,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	res, err := run(ctx, c)
 	stop()
-	if res != nil {
-		if c.jsonOut {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(res)
-		} else {
-			res.print(os.Stdout)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/cloudcore:", err)
-		os.Exit(1)
-	}
+	probe.Finish("bench/cloudcore", res != nil, res, func(f *os.File) { res.print(f) }, c.jsonOut, err)
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
-}
+func logf(format string, args ...any) { probe.Logf(format, args...) }
 
 // run sets up the lab and runs one round per edge count. Results gathered so far are returned
 // with the error.

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/outpostmesh/outpost/bench/internal/probe"
 )
 
 // config is the command line.
@@ -68,21 +69,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	res, err := run(ctx, c)
 	stop()
-	if res != nil {
-		if c.jsonOut {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(res)
-		} else {
-			res.print(os.Stdout)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/edged:", err)
-		os.Exit(1)
-	}
+	probe.Finish("bench/edged", res != nil, res, func(f *os.File) { res.print(f) }, c.jsonOut, err)
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
-}
+func logf(format string, args ...any) { probe.Logf(format, args...) }

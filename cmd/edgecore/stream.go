@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/outpostmesh/outpost/edgecore/edged"
 	"github.com/outpostmesh/outpost/edgecore/edged/stream"
+	"github.com/outpostmesh/outpost/healthz"
 )
 
 // streamResolver hands edged's pod table to the stream server, translating edged's
@@ -33,24 +33,11 @@ func notFound(err error) error {
 	return err
 }
 
-// serveStream serves h on ln until ctx ends. Logs followed and exec sessions last as long
-// as the client wants, so only reading the request head is bounded.
+// serveStream serves the stream server on ln until ctx ends (healthz.Serve closes followed
+// logs and exec streams that outlast the shutdown grace).
 func serveStream(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if srv.Shutdown(sctx) != nil {
-			srv.Close() // hijacked exec streams are not waited for
-		}
-	}()
-	err := srv.Serve(ln)
-	<-done
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	if err := healthz.Serve(ctx, ln, h); err != nil {
+		return fmt.Errorf("stream server: %w", err)
 	}
-	return fmt.Errorf("stream server: %w", err)
+	return nil
 }

@@ -1,6 +1,6 @@
-// Package probe holds what the lab benchmarks (bench/tunnel, bench/mesh) measure with: the
+// Package probe holds what the lab benchmarks measure and report with: the
 // stream every path under test hands out, a QUIC baseline with the tunnel's settings, and
-// nearest-rank quantiles.
+// nearest-rank quantiles, and the end of a main (Finish, Logf).
 package probe
 
 import (
