@@ -226,17 +226,11 @@ func TestCloudEdge(t *testing.T) {
 	step("edgecore restart offline", func(t *testing.T) {
 		c.t = t
 		before := c.held(c.metaserver(e1))
-		if err := site.CutUplink(); err != nil {
-			t.Fatal(err)
+		restore, err := l.RestartOffline(ctx, site, e1)
+		if restore != nil {
+			defer restore()
 		}
-		uplinkCut := true
-		defer func() {
-			if uplinkCut {
-				_ = site.RestoreUplink()
-			}
-		}()
-		e1.Proc.Stop(10 * time.Second)
-		if err := l.StartEdge(ctx, e1); err != nil {
+		if err != nil {
 			t.Fatal(err)
 		}
 		ms1 := c.metaserver(e1)
@@ -255,10 +249,9 @@ func TestCloudEdge(t *testing.T) {
 		if !cache.WaitForCacheSync(ictx.Done(), cms.HasSynced, pods.HasSynced) {
 			t.Fatal("informer on a1's metaserver did not sync")
 		}
-		if err := site.RestoreUplink(); err != nil {
+		if err := restore(); err != nil {
 			t.Fatal(err)
 		}
-		uplinkCut = false
 		c.updateConfigMap("cm-a1")
 		c.createPod("a1-x", "a1", "cm-a1x", "sec-a1")
 		c.deletePod("a1-p2")

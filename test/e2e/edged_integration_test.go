@@ -203,17 +203,11 @@ func TestEdged(t *testing.T) {
 		if len(before) == 0 {
 			t.Fatalf("no running containers of %s", web.Name)
 		}
-		if err := site.CutUplink(); err != nil {
-			t.Fatal(err)
+		restore, err := l.RestartOffline(ctx, site, e)
+		if restore != nil {
+			defer restore()
 		}
-		cut := true
-		defer func() {
-			if cut {
-				_ = site.RestoreUplink()
-			}
-		}()
-		e.Proc.Stop(10 * time.Second)
-		if err := l.StartEdge(ctx, e); err != nil {
+		if err != nil {
 			t.Fatal(err)
 		}
 		// Long enough for the restarted edged to list, relist and sync the pod: a recreated
@@ -228,10 +222,9 @@ func TestEdged(t *testing.T) {
 				t.Fatalf("pod answers %d after the offline restart", code)
 			}
 		}
-		if err := site.RestoreUplink(); err != nil {
+		if err := restore(); err != nil {
 			t.Fatal(err)
 		}
-		cut = false
 		x.waitNode(e.Name, 60*time.Second)
 		// The cloud may have marked the pod not ready while the node was away; Ready again,
 		// then a readiness change made on the node, show that status flows once more.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -324,4 +325,24 @@ func waitHTTP(ctx context.Context, h *lab.Host, addr string, p *lab.Process) err
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// RestartOffline cuts site's uplink, restarts e's edgecore while the cloud is unreachable and
+// waits until it is live. The uplink stays cut until restore (safe to call more than once; the
+// caller defers it so that a failing test does not leave the site cut off).
+func (l *Lab) RestartOffline(ctx context.Context, site *lab.Site, e *Edge) (restore func() error, err error) {
+	if err := site.CutUplink(); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	var rerr error
+	restore = func() error {
+		once.Do(func() { rerr = site.RestoreUplink() })
+		return rerr
+	}
+	e.Proc.Stop(10 * time.Second)
+	if err := l.StartEdge(ctx, e); err != nil {
+		return restore, err
+	}
+	return restore, nil
 }
