@@ -81,6 +81,9 @@ func run(ctx context.Context, cfg *config.EdgeCoreConfig) error {
 		LeaseDuration: ns.LeaseDuration.Duration, KubeletPort: ns.KubeletPort,
 		Version: version, Logger: logger,
 	}
+	if cfg.Edged.Enabled {
+		nsOpts.MaxPods = cfg.Edged.MaxPods // edged refuses pods beyond it; 0 means both defaults (110)
+	}
 	if ns.NodeIP != "" {
 		nsOpts.Addresses = nodestatus.StaticAddresses(ns.NodeIP, cfg.NodeName)
 	}

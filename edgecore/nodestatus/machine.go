@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// maxPods is the pods capacity reported, kubelet's default.
-const maxPods = 110
+// defaultMaxPods is the pods capacity reported by default, the kubelet's.
+const defaultMaxPods = 110
 
 // InterfaceAddresses returns an InternalIP for every IPv4 and global IPv6 address of the up,
 // non-loopback interfaces, then the Hostname hostname.
@@ -52,7 +52,7 @@ func StaticAddresses(ip, hostname string) func() ([]corev1.NodeAddress, error) {
 }
 
 // capacity is the node's cpu, memory and pods.
-func capacity(memInfoPath string) (corev1.ResourceList, error) {
+func capacity(memInfoPath string, maxPods int) (corev1.ResourceList, error) {
 	mem, err := memTotal(memInfoPath)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func capacity(memInfoPath string) (corev1.ResourceList, error) {
 	return corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(mem, resource.BinarySI),
-		corev1.ResourcePods:   *resource.NewQuantity(maxPods, resource.DecimalSI),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
 	}, nil
 }
 

@@ -33,6 +33,9 @@ type Options struct {
 	Addresses func() ([]corev1.NodeAddress, error)
 	// Version is reported in nodeInfo (kubeletVersion, kubeProxyVersion unset). Default "v0.0.0".
 	Version string
+	// MaxPods is the pods capacity reported (edged refuses pods beyond it). Default 110, the
+	// kubelet's.
+	MaxPods int
 	// MemInfoPath is read for MemTotal. Default /proc/meminfo.
 	MemInfoPath string
 	// Clock stamps heartbeats and drives the interval. Default the real clock.
@@ -63,6 +66,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MemInfoPath == "" {
 		o.MemInfoPath = "/proc/meminfo"
+	}
+	if o.MaxPods <= 0 {
+		o.MaxPods = defaultMaxPods
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}

@@ -91,7 +91,7 @@ func (r *Reporter) Node() (*corev1.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	capa, err := capacity(r.opts.MemInfoPath)
+	capa, err := capacity(r.opts.MemInfoPath, r.opts.MaxPods)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func TestUpdates(t *testing.T) {
 	r, err := New(Options{
 		NodeName: "edge-1", Send: func(context.Context, []hubproto.StatusUpdate) error { return nil },
 		KubeletPort: 10251, Addresses: StaticAddresses("10.1.0.11", "edge-1"), Version: "v1.2.3",
-		MemInfoPath: memInfo(t, "MemFree: 1 kB\nMemTotal:  2048 kB\n"), Clock: clk,
+		MemInfoPath: memInfo(t, "MemFree: 1 kB\nMemTotal:  2048 kB\n"), Clock: clk, MaxPods: 30,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestUpdates(t *testing.T) {
 	if st.DaemonEndpoints.KubeletEndpoint.Port != 10251 || st.NodeInfo.KubeletVersion != "v1.2.3" {
 		t.Errorf("endpoints %+v, info %+v", st.DaemonEndpoints, st.NodeInfo)
 	}
-	if m := st.Capacity.Memory(); m.Value() != 2048*1024 || st.Capacity.Cpu().Value() < 1 || st.Allocatable.Pods().Value() != maxPods {
+	if m := st.Capacity.Memory(); m.Value() != 2048*1024 || st.Capacity.Cpu().Value() < 1 || st.Allocatable.Pods().Value() != 30 {
 		t.Errorf("capacity %v", st.Capacity)
 	}
 	if len(st.Addresses) != 2 || st.Addresses[0].Address != "10.1.0.11" {
