@@ -104,12 +104,11 @@ func (w *world) enableEdged(e *edgelab.Edge) error {
 	return os.WriteFile(e.Config, b, 0o644)
 }
 
-// startEdgecore starts edgecore in the host's network namespace only (nsenter), as the
-// kubelet runs: `ip netns exec` would give it a mount namespace of its own with a /sys
-// without cgroups, where its volume mounts would be invisible to containerd.
+// startEdgecore starts edgecore in the host's network namespace only, as the kubelet runs
+// (lab.ProcOptions.NetnsOnly: its volume mounts must be visible to containerd).
 func (w *world) startEdgecore(ctx context.Context, e *edgelab.Edge) (*lab.Process, error) {
-	p, err := w.run.Start(nil, "edgecore-"+e.Name, []string{"nsenter", "--net=/run/netns/" + e.Host.NS,
-		filepath.Join(w.bin, "edgecore"), "--config", e.Config, "-v=1"}, lab.ProcOptions{Quiet: true})
+	p, err := w.run.Start(e.Host, "edgecore-"+e.Name, []string{
+		filepath.Join(w.bin, "edgecore"), "--config", e.Config, "-v=1"}, lab.ProcOptions{Quiet: true, NetnsOnly: true})
 	if err != nil {
 		return nil, err
 	}

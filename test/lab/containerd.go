@@ -128,11 +128,10 @@ func (h *Host) StartContainerd(ctx context.Context, opts ContainerdOptions) (*Co
 	}
 	// Registered before the process, so it runs after containerd has stopped.
 	r.Defer("containerd "+h.Name+" leftovers", c.removeLeftovers)
-	// nsenter, not `ip netns exec`: the latter gives the process a mount namespace with a
-	// fresh /sys that lacks /sys/fs/cgroup, and runc needs the cgroup mounts. With nsenter
-	// containerd's mounts live in the root mount namespace, where cleanup can see them.
-	p, err := r.Start(nil, "containerd-"+h.Name, []string{"nsenter", "--net=/run/netns/" + h.NS,
-		"containerd", "--config", cfg, "--log-level", "info"}, ProcOptions{Quiet: true})
+	// Network namespace only: runc needs /sys/fs/cgroup, and containerd's mounts must live in
+	// the root mount namespace, where cleanup can see them (see ProcOptions.NetnsOnly).
+	p, err := r.Start(h, "containerd-"+h.Name, []string{
+		"containerd", "--config", cfg, "--log-level", "info"}, ProcOptions{Quiet: true, NetnsOnly: true})
 	if err != nil {
 		return nil, err
 	}

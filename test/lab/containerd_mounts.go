@@ -14,7 +14,7 @@ import (
 )
 
 // mountsUnder lists mount points at or below dir (deepest first), from this process's mount
-// namespace, which is containerd's: the lab starts it with nsenter --net only.
+// namespace, which is containerd's: the lab starts it in the network namespace only.
 func mountsUnder(dir string) []string {
 	out, err := volume.HostMounter{}.MountPoints(dir)
 	if err != nil {

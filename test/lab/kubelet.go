@@ -142,10 +142,9 @@ func (cp *ControlPlane) StartKubelet(ctx context.Context, host *Host, opts Kubel
 	if err != nil {
 		return nil, err
 	}
-	// nsenter enters only the host's network namespace. `ip netns exec` (Run.Start with a
-	// host) would also give the kubelet a mount namespace with a fresh /sys, without the cgroup
-	// mounts the kubelet requires, and would hide its volume mounts from the runtime.
-	p, err := cp.run.Start(nil, "kubelet-"+opts.NodeName, []string{"nsenter", "--net=/run/netns/" + host.NS,
+	// Network namespace only (ProcOptions.NetnsOnly): the kubelet requires the cgroup mounts,
+	// and its volume mounts must be visible to the runtime.
+	p, err := cp.run.Start(host, "kubelet-"+opts.NodeName, []string{
 		filepath.Join(bin, "kubelet"),
 		"--config=" + k.ConfigPath,
 		"--kubeconfig=" + filepath.Join(dir, "kubelet.kubeconfig"),
@@ -154,7 +153,7 @@ func (cp *ControlPlane) StartKubelet(ctx context.Context, host *Host, opts Kubel
 		"--root-dir=" + k.RootDir,
 		"--cert-dir=" + filepath.Join(dir, "pki"),
 		fmt.Sprintf("--v=%d", opts.Verbosity),
-	}, ProcOptions{Quiet: true})
+	}, ProcOptions{Quiet: true, NetnsOnly: true})
 	if err != nil {
 		return nil, err
 	}
