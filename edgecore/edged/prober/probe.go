@@ -16,22 +16,26 @@ import (
 type runner struct {
 	exec   Execer
 	dialer Dialer
-	http   *http.Transport
 }
 
 func newRunner(exec Execer, dialer Dialer) *runner {
-	return &runner{
-		exec:   exec,
-		dialer: dialer,
-		http: &http.Transport{
-			DialContext: dialer.DialContext,
-			// Probed endpoints serve self-signed certificates; the kubelet
-			// does not verify them either.
-			TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes, as the kubelet
-			DisableKeepAlives:  true,                                  // one connection per probe, nothing left open
-			DisableCompression: true,
-			Proxy:              nil, // probes go straight to the pod
+	return &runner{exec: exec, dialer: dialer}
+}
+
+// httpTransport is one probe's transport. Its dials are bound to the probe's ctx: a shared
+// transport dials on a context of its own that outlives a timed-out request, so a probe of a
+// pod that is gone would leave a dial behind until the kernel gives up (minutes).
+func (r *runner) httpTransport(ctx context.Context) *http.Transport {
+	return &http.Transport{
+		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
+			return r.dialer.DialContext(ctx, network, addr)
 		},
+		// Probed endpoints serve self-signed certificates; the kubelet does not verify them
+		// either.
+		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes, as the kubelet
+		DisableKeepAlives:  true,                                  // one connection per probe, nothing left open
+		DisableCompression: true,
+		Proxy:              nil, // probes go straight to the pod
 	}
 }
 

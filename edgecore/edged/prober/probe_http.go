@@ -56,7 +56,7 @@ func (r *runner) httpProbe(ctx context.Context, t *workerTarget, a *corev1.HTTPG
 		req.Header.Add(h.Name, h.Value)
 	}
 	client := &http.Client{
-		Transport: r.http,
+		Transport: r.httpTransport(ctx),
 		CheckRedirect: func(next *http.Request, via []*http.Request) error {
 			if next.URL.Hostname() != via[0].URL.Hostname() {
 				return http.ErrUseLastResponse
