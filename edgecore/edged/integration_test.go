@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,8 +241,15 @@ func TestEdgedRealContainerd(t *testing.T) {
 	if f := get("/file?path=/etc/info/ip"); f != running.Status.PodIP {
 		t.Errorf("downward API podIP file: %q", f)
 	}
-	if !mounted(t, filepath.Join(rootDir, "pods", "uid-web-1")) {
+	webVols := filepath.Join(rootDir, "pods", "uid-web-1", "volumes")
+	if !tmpfsAt(t, filepath.Join(webVols, "kubernetes.io~empty-dir", "scratch")) {
 		t.Error("memory emptyDir is not a tmpfs mount")
+	}
+	if !tmpfsAt(t, filepath.Join(webVols, "kubernetes.io~secret", "creds")) {
+		t.Error("secret volume is not a tmpfs mount")
+	}
+	if tmpfsAt(t, filepath.Join(webVols, "kubernetes.io~configmap", "cfg")) {
+		t.Error("configMap volume is a tmpfs mount")
 	}
 	upsert(cmsGVR, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "shop"}, Data: map[string]string{"mode": "slow"}}, 4)
 	waitFor("configmap update in the container", 30*time.Second, func() bool { return get("/file?path=/etc/app/mode") == "slow" })
@@ -258,9 +267,11 @@ func TestEdgedRealContainerd(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "crash", Namespace: "shop", UID: "uid-crash-1"},
 		Spec: corev1.PodSpec{NodeName: node, RestartPolicy: corev1.RestartPolicyAlways, Containers: []corev1.Container{{
 			Name: "app", Image: images.TestAppImage, ImagePullPolicy: corev1.PullNever, Args: []string{"exit", "3"},
-		}}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "creds", MountPath: "/etc/creds"}},
+		}}, Volumes: []corev1.Volume{{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "creds"}}}}},
 	}
 	upsert(podsGVR, crash, 5)
+	crashDir := filepath.Join(rootDir, "pods", "uid-crash-1")
 	waitFor("CrashLoopBackOff", 60*time.Second, func() bool {
 		p, _ := sink.get("shop/crash")
 		if p == nil || len(p.Status.ContainerStatuses) == 0 {
@@ -271,6 +282,9 @@ func TestEdgedRealContainerd(t *testing.T) {
 	})
 
 	// crash is deleted in the cloud while edged is down: the restarted edged removes it.
+	if !tmpfsAt(t, filepath.Join(crashDir, "volumes", "kubernetes.io~secret", "creds")) {
+		t.Error("crash's secret volume is not a tmpfs mount")
+	}
 	stop()
 	if _, err := store.Apply(ctx, []metastore.Change{{Op: metastore.Delete, Resource: podsGVR, Namespace: "shop", Name: "crash", CloudRV: "10"}}); err != nil {
 		t.Fatal(err)
@@ -282,6 +296,7 @@ func TestEdgedRealContainerd(t *testing.T) {
 		return err == nil && len(sbs.Items) == 0
 	})
 	t.Logf("orphan removed %v after edged start", time.Since(start).Round(time.Millisecond))
+	waitFor("orphan's secret tmpfs unmounted", 10*time.Second, func() bool { return !mounted(t, crashDir) })
 
 	// web is deleted: stopped within the grace period, finalized, nothing left.
 	d := web.DeepCopy()
@@ -312,3 +327,21 @@ func mounted(t *testing.T, dir string) bool {
 	}
 	return len(mps) > 0
 }
+
+// tmpfsAt reports whether dir itself is a mount point holding a tmpfs, and logs its size.
+func tmpfsAt(t *testing.T, dir string) bool {
+	t.Helper()
+	mps, err := volume.HostMounter{}.MountPoints(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Statfs_t
+	if !slices.Contains(mps, dir) || syscall.Statfs(dir, &st) != nil || st.Type != tmpfsMagic {
+		return false
+	}
+	t.Logf("tmpfs at %s: %d KiB", filepath.Base(dir), int64(st.Blocks)*st.Bsize/1024)
+	return true
+}
+
+// tmpfsMagic is TMPFS_MAGIC from linux/magic.h, statfs' f_type of a tmpfs.
+const tmpfsMagic = 0x01021994

@@ -47,7 +47,8 @@ type Options struct {
 	// Prober runs liveness, readiness and startup probes; nil treats every running container
 	// as started and ready and never restarts one for liveness.
 	Prober Prober
-	// Mounter mounts tmpfs for memory emptyDirs. Default volume.HostMounter.
+	// Mounter mounts tmpfs for memory emptyDirs and secret/token volumes (edged needs
+	// CAP_SYS_ADMIN for them). Default volume.HostMounter.
 	Mounter volume.Mounter
 	// RootDir holds pod volumes and CNI IPAM state. Default /var/lib/outpost/edged.
 	RootDir string

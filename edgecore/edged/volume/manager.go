@@ -82,12 +82,7 @@ func (m *Manager) setupOne(ctx context.Context, pod *corev1.Pod, v *corev1.Volum
 		if err := m.secretPayload(pod.Namespace, s.Secret.SecretName, s.Secret.Items, s.Secret.Optional, s.Secret.DefaultMode, out); err != nil {
 			return "", err
 		}
-		// Secrets live on disk (no tmpfs): keep other host users out of the plugin directory.
-		if err := os.MkdirAll(filepath.Dir(dir(dirSecret)), 0o700); err != nil {
-			return "", fmt.Errorf("volume: %w", err)
-		}
-		_, err := writeAtomic(dir(dirSecret), out)
-		return dir(dirSecret), err
+		return dir(dirSecret), m.writeSensitive(dir(dirSecret), out)
 	case s.DownwardAPI != nil:
 		out := map[string]file{}
 		if err := downwardPayload(pod, s.DownwardAPI.Items, s.DownwardAPI.DefaultMode, ips, out); err != nil {
@@ -100,6 +95,10 @@ func (m *Manager) setupOne(ctx context.Context, pod *corev1.Pod, v *corev1.Volum
 		if err := m.projectedPayload(ctx, pod, v.Name, s.Projected, ips, out); err != nil {
 			return "", err
 		}
+		if sensitive(s) {
+			return dir(dirProjected), m.writeSensitive(dir(dirProjected), out)
+		}
+		// Only configMaps and downward API: on disk, like those volumes on their own.
 		if err := os.MkdirAll(filepath.Dir(dir(dirProjected)), 0o700); err != nil {
 			return "", fmt.Errorf("volume: %w", err)
 		}
@@ -116,12 +115,8 @@ func (m *Manager) setupEmptyDir(dir string, src *corev1.EmptyDirVolumeSource) er
 	if src.Medium != corev1.StorageMediumMemory {
 		return os.Chmod(dir, 0o777) // world-writable as in the kubelet: any container user may write
 	}
-	mps, err := m.o.Mounter.MountPoints(dir)
-	if err != nil {
+	if ok, err := m.isMounted(dir); err != nil || ok {
 		return err
-	}
-	if slices.Contains(mps, filepath.Clean(dir)) {
-		return nil
 	}
 	var size int64
 	if src.SizeLimit != nil {

@@ -41,7 +41,8 @@ type Options struct {
 	// Tokens issues projected service account tokens; nil makes such volumes fail with
 	// ErrNoTokenSource.
 	Tokens TokenSource
-	// Mounter mounts tmpfs for emptyDir medium Memory. Default HostMounter.
+	// Mounter mounts tmpfs for emptyDir medium Memory and for secret and token volumes.
+	// Default HostMounter.
 	Mounter Mounter
 	// Clock decides token refreshes. Default the real clock.
 	Clock clock.PassiveClock

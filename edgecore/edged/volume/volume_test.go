@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,10 +38,27 @@ func (f *fakeObjects) Secret(ns, name string) (*corev1.Secret, error) {
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, name)
 }
 
-type fakeMounter struct{ mounted map[string]bool }
+// fakeMounter keeps mount points in a map; a second mount on the same target fails, as
+// stacking a tmpfs over a volume would hide what a container already sees.
+type fakeMounter struct {
+	mounted map[string]bool
+	sizes   map[string]int64 // size of each mount, by target
+	mounts  int              // MountTmpfs calls
+}
 
-func (f *fakeMounter) MountTmpfs(target string, _ int64) error { f.mounted[target] = true; return nil }
-func (f *fakeMounter) Unmount(target string) error             { delete(f.mounted, target); return nil }
+func (f *fakeMounter) MountTmpfs(target string, size int64) error {
+	f.mounts++
+	if f.mounted[target] {
+		return fmt.Errorf("fake: %s mounted twice", target)
+	}
+	f.mounted[target] = true
+	if f.sizes == nil {
+		f.sizes = map[string]int64{}
+	}
+	f.sizes[target] = size
+	return nil
+}
+func (f *fakeMounter) Unmount(target string) error { delete(f.mounted, target); return nil }
 func (f *fakeMounter) MountPoints(dir string) ([]string, error) {
 	var out []string
 	for mp := range f.mounted {
