@@ -5,31 +5,18 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/outpostmesh/outpost/internal/cli"
 )
 
 // version is Outpost's version; set with -ldflags "-X main.version=...".
 var version = "v0.1.0-dev"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := newCommand().ExecuteContext(ctx)
-	stop()
-	klog.Flush()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cloudcore:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main(newCommand()) }
 
 func newCommand() *cobra.Command {
 	var cfgPath, kubeconfig string
@@ -65,8 +52,6 @@ func newCommand() *cobra.Command {
 	cmd.Flags().StringVar(&cfgPath, "config", "", "CloudCoreConfig YAML file")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (overrides the config)")
 	cmd.Flags().BoolVar(&printDefault, "defaultconfig", false, "print the default configuration and exit")
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	cmd.Flags().AddGoFlagSet(fs)
+	cli.AddKlogFlags(cmd)
 	return cmd
 }

@@ -5,33 +5,20 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
 	"github.com/outpostmesh/outpost/edgecore/config"
+	"github.com/outpostmesh/outpost/internal/cli"
 )
 
 // version is Outpost's version, reported in the node's nodeInfo; set with
 // -ldflags "-X main.version=...".
 var version = "v0.1.0-dev"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := newCommand().ExecuteContext(ctx)
-	stop()
-	klog.Flush()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "edgecore:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main(newCommand()) }
 
 func newCommand() *cobra.Command {
 	var cfgPath, pprofAddr string
@@ -69,8 +56,6 @@ func newCommand() *cobra.Command {
 	cmd.Flags().StringVar(&cfgPath, "config", config.DefaultDir+"/"+config.FileName, "EdgeCoreConfig YAML file (written by `outpost join`)")
 	cmd.Flags().BoolVar(&printDefault, "defaultconfig", false, "print the default configuration and exit")
 	cmd.Flags().StringVar(&pprofAddr, "pprof-addr", os.Getenv(pprofEnv), "serve Go profiles (/debug/pprof/heap, …) on this loopback host:port; default $"+pprofEnv+", empty disables")
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	cmd.Flags().AddGoFlagSet(fs)
+	cli.AddKlogFlags(cmd)
 	return cmd
 }

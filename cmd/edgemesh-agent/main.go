@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/outpostmesh/outpost/edgemesh"
+	"github.com/outpostmesh/outpost/internal/cli"
 )
 
 func main() {
@@ -65,9 +65,7 @@ func newCommand() *cobra.Command {
 	cmd.Flags().StringVar(&nodeName, "node-name", "", "this node's name (overrides the config and $NODE_NAME)")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API to follow (overrides the config)")
 	cmd.Flags().BoolVar(&printDefault, "defaultconfig", false, "print the default configuration and exit")
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	cmd.Flags().AddGoFlagSet(fs)
+	cli.AddKlogFlags(cmd)
 	return cmd
 }
 
