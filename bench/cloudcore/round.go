@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -346,8 +345,8 @@ type cpuUse struct {
 }
 
 func (b *bench) cpu(srv *cloudServer) cpuUse {
-	return cpuUse{Server: cpuSeconds(srv.proc.Pid), Generator: cpuSeconds(os.Getpid()),
-		APIServer: cpuSeconds(b.apiserverPid) + cpuSeconds(b.etcdPid)}
+	return cpuUse{Server: lab.CPUSeconds(srv.proc.Pid), Generator: lab.CPUSeconds(os.Getpid()),
+		APIServer: lab.CPUSeconds(b.apiserverPid) + lab.CPUSeconds(b.etcdPid)}
 }
 
 func (c cpuUse) sub(d cpuUse) cpuUse {
@@ -356,20 +355,4 @@ func (c cpuUse) sub(d cpuUse) cpuUse {
 
 func (c cpuUse) String() string {
 	return fmt.Sprintf("%.1f / %.1f / %.1f s", c.Server, c.Generator, c.APIServer)
-}
-
-// cpuSeconds is a process's user+system CPU time.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100 // USER_HZ
 }

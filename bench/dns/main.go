@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/outpostmesh/outpost/bench/dns/internal/services"
+	"github.com/outpostmesh/outpost/test/lab"
 )
 
 type config struct {
@@ -127,7 +128,7 @@ func run(c config) error {
 		c.services, c.serverCPU, c.loadCPU, c.duration, c.nice)
 	idle := map[string]int64{}
 	for _, s := range all {
-		idle[s.name] = procKB(s.cmd.Process.Pid, "VmRSS")
+		idle[s.name] = lab.StatusKB(s.cmd.Process.Pid, "VmRSS")
 	}
 
 	// Throughput: dnsperf as fast as the server answers (at most `inflight`
@@ -157,12 +158,12 @@ func run(c config) error {
 		for _, set := range sets {
 			for _, s := range order(round) {
 				pid := s.cmd.Process.Pid
-				cpu0 := procCPUSeconds(pid)
+				cpu0 := lab.CPUSeconds(pid)
 				p, err := dnsperf(c, s.addr, set.file, 0, false)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", s.name, set.name, err)
 				}
-				r := &row{perf: p, cpuSec: procCPUSeconds(pid) - cpu0, rssKB: procKB(pid, "VmRSS"), hwmKB: procKB(pid, "VmHWM")}
+				r := &row{perf: p, cpuSec: lab.CPUSeconds(pid) - cpu0, rssKB: lab.StatusKB(pid, "VmRSS"), hwmKB: lab.StatusKB(pid, "VmHWM")}
 				fmt.Printf("   round %d %-7s %-6s %8.0f qps  avg %6.3f ms  server CPU %3.0f%%  lost %d  rcodes %s\n",
 					round+1, s.name, set.name, p.qps, p.avgLatency*1000, 100*r.cpuSec/p.runTime, p.lost, p.rcodes)
 				if best := results[set.name][s.name]; best == nil || p.qps > best.perf.qps {

@@ -111,15 +111,15 @@ func run(c config) error {
 	}
 	defer closePaths()
 	res.AgentA1.RSSWarm = lab.RSS(a1.Pid)
-	cpu0 := cpuSeconds(a1.Pid)
+	cpu0 := lab.CPUSeconds(a1.Pid)
 	if err := measureAll(ctx, w, c, paths, say); err != nil {
 		return err
 	}
-	res.AgentA1.CPUSeconds = cpuSeconds(a1.Pid) - cpu0
+	res.AgentA1.CPUSeconds = lab.CPUSeconds(a1.Pid) - cpu0
 	res.AgentA1.RSSEnd = lab.RSS(a1.Pid)
-	res.AgentA1.PeakRSS = peakRSS(a1.Pid)
+	res.AgentA1.PeakRSS = lab.PeakRSS(a1.Pid)
 	for _, h := range agentHosts[1:] {
-		res.OtherAgents = append(res.OtherAgents, agentMem{Node: h, RSS: lab.RSS(w.m.Agents[h].Pid), PeakRSS: peakRSS(w.m.Agents[h].Pid)})
+		res.OtherAgents = append(res.OtherAgents, agentMem{Node: h, RSS: lab.RSS(w.m.Agents[h].Pid), PeakRSS: lab.PeakRSS(w.m.Agents[h].Pid)})
 	}
 	for _, peer := range []string{"b1", "c1"} {
 		if p, ok := w.peerPath(peer); ok {

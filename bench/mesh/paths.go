@@ -120,7 +120,7 @@ func measureAll(ctx context.Context, w *world, c config, ps []*pathUnderTest, sa
 			}
 			beforeU, beforeS := make([]float64, len(p.watch)), make([]float64, len(p.watch))
 			for i, pr := range p.watch {
-				beforeU[i], beforeS[i] = cpuSplit(pr.Pid)
+				beforeU[i], beforeS[i] = lab.CPUSplit(pr.Pid)
 			}
 			t, err := throughput(ctx, p.open, n, c.Bytes, c.Cap)
 			if err != nil {
@@ -129,7 +129,7 @@ func measureAll(ctx context.Context, w *world, c config, ps []*pathUnderTest, sa
 			if len(p.watch) > 0 && t.Bytes > 0 {
 				t.AgentCPU, t.AgentCPUSec, t.AgentSysShare = map[string]float64{}, map[string]float64{}, map[string]float64{}
 				for i, pr := range p.watch {
-					u, s := cpuSplit(pr.Pid)
+					u, s := lab.CPUSplit(pr.Pid)
 					used := u - beforeU[i] + s - beforeS[i]
 					t.AgentCPUSec[pr.Name] = used
 					t.AgentCPU[pr.Name] = used / (float64(t.Bytes) / 1e9)
