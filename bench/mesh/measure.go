@@ -81,7 +81,7 @@ func throughput(ctx context.Context, open opener, n int, total int64, limit time
 			// Past the cap, what is in flight must still drain; a path that stalls fails
 			// the run instead of hanging it.
 			_ = s.SetDeadline(stopWriting.Add(limit + 5*time.Second))
-			if _, err := s.Write([]byte{modeSink}); err != nil {
+			if _, err := s.Write([]byte{probe.ModeSink}); err != nil {
 				fail(err)
 				return
 			}
@@ -173,7 +173,7 @@ func openEcho(ctx context.Context, open opener, n int) (*echoConn, error) {
 	e := &echoConn{s: s, msg: make([]byte, 64), back: make([]byte, 64), samples: make([]time.Duration, 0, n)}
 	e.stopWait = probe.Bound(ctx, s)
 	_ = s.SetDeadline(time.Now().Add(time.Duration(n)*10*time.Millisecond + 30*time.Second))
-	if _, err := s.Write([]byte{modeEcho}); err != nil {
+	if _, err := s.Write([]byte{probe.ModeEcho}); err != nil {
 		e.close()
 		return nil, err
 	}
@@ -267,8 +267,8 @@ func connsPerSecond(ctx context.Context, h *lab.Host, addr string, clients int, 
 		wg.Go(func() {
 			ds := make([]time.Duration, 0, 4096)
 			_ = h.Do(func() error {
-				req, resp := make([]byte, 1+reqSize), make([]byte, reqSize+1)
-				req[0] = modeRequest
+				req, resp := make([]byte, 1+probe.ReqSize), make([]byte, probe.ReqSize+1)
+				req[0] = probe.ModeRequest
 				d := net.Dialer{Timeout: 2 * time.Second}
 				for i := 0; i < maxConnsPerClient && time.Now().Before(end) && ctx.Err() == nil; i++ {
 					t0 := time.Now()
@@ -282,11 +282,11 @@ func connsPerSecond(ctx context.Context, h *lab.Host, addr string, clients int, 
 						if _, err := c.Write(req); err != nil {
 							return err
 						}
-						if _, err := io.ReadFull(c, resp[:reqSize]); err != nil {
+						if _, err := io.ReadFull(c, resp[:probe.ReqSize]); err != nil {
 							return err
 						}
 						// The server closes first: wait for its FIN.
-						if n, err := c.Read(resp[reqSize:]); n != 0 || err != io.EOF {
+						if n, err := c.Read(resp[probe.ReqSize:]); n != 0 || err != io.EOF {
 							return fmt.Errorf("no EOF after the response (%d, %v)", n, err)
 						}
 						return nil

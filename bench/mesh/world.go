@@ -165,12 +165,12 @@ func request(ctx context.Context, h *lab.Host, addr string) error {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	req := make([]byte, 1+reqSize)
-	req[0] = modeRequest
+	req := make([]byte, 1+probe.ReqSize)
+	req[0] = probe.ModeRequest
 	if _, err := c.Write(req); err != nil {
 		return err
 	}
-	_, err = io.ReadFull(c, req[:reqSize])
+	_, err = io.ReadFull(c, req[:probe.ReqSize])
 	return err
 }
 
@@ -238,7 +238,7 @@ func (w *world) quicCeiling(ctx context.Context) (open opener, closeFn func(), e
 		teardown()
 		return nil, nil, err
 	}
-	probe.ServeQUIC(sctx, ln, &wg, serve)
+	probe.ServeQUIC(sctx, ln, &wg, probe.Serve)
 	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 	c, err := ctr.Dial(dctx, sconn.LocalAddr(), ct, probe.QUICConfig())
 	dcancel()

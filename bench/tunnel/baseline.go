@@ -55,7 +55,7 @@ func (w *world) plainQUIC(ctx context.Context, client string) (*setup, error) {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	probe.ServeQUIC(sctx, ln, &wg, serve)
+	probe.ServeQUIC(sctx, ln, &wg, probe.Serve)
 	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 	c, err := ctr.Dial(dctx, sconn.LocalAddr(), ct, probe.QUICConfig())
 	dcancel()
@@ -87,7 +87,7 @@ func (w *world) plainTCP(ctx context.Context, client string) (*setup, error) {
 			if err != nil {
 				return
 			}
-			wg.Go(func() { serve(c.(*net.TCPConn)) })
+			wg.Go(func() { probe.Serve(c.(*net.TCPConn)) })
 		}
 	})
 	addr := ln.Addr().String()
@@ -213,7 +213,7 @@ func (w *world) turnQUIC(ctx context.Context, srv, cli string) (*setup, error) {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	probe.ServeQUIC(sctx, ln, &wg, serve)
+	probe.ServeQUIC(sctx, ln, &wg, probe.Serve)
 	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 	c, err := ce.tr.Dial(dctx, se.relayed.LocalAddr(), ct, probe.QUICConfig())
 	dcancel()

@@ -13,44 +13,11 @@ import (
 	"github.com/outpostmesh/outpost/bench/internal/probe"
 )
 
-// The first byte a client writes on every stream picks what the server does with it.
-//
-//	'S' sink: read to EOF, answer the byte count (uint64, BE), close.
-//	'E' echo: copy everything back, half-close at EOF.
-const (
-	modeSink = 'S'
-	modeEcho = 'E'
-)
-
 // stream and opener are the measuring types both lab benchmarks share.
 type (
 	stream = probe.Stream
 	opener = probe.Opener
 )
-
-// serve is the server side of every path.
-func serve(s stream) {
-	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(2 * time.Minute)) // nothing here lasts longer
-	var mode [1]byte
-	if _, err := io.ReadFull(s, mode[:]); err != nil {
-		return
-	}
-	switch mode[0] {
-	case modeSink:
-		n, err := io.CopyBuffer(io.Discard, s, make([]byte, 64<<10))
-		if err != nil {
-			return
-		}
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], uint64(n))
-		_, _ = s.Write(b[:])
-		_ = s.CloseWrite()
-	case modeEcho:
-		_, _ = io.CopyBuffer(s, s, make([]byte, 4<<10))
-		_ = s.CloseWrite()
-	}
-}
 
 // transfer is the result of one throughput run.
 type transfer struct {
@@ -97,7 +64,7 @@ func throughput(ctx context.Context, open opener, n int, total int64, limit time
 			// Past the cap, what is in flight must still drain; a path that stalls fails
 			// the run instead of hanging it.
 			_ = s.SetDeadline(stopWriting.Add(limit + 5*time.Second))
-			if _, err := s.Write([]byte{modeSink}); err != nil {
+			if _, err := s.Write([]byte{probe.ModeSink}); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -198,7 +165,7 @@ func opens(ctx context.Context, open opener, n int) (latency, error) {
 		stop := probe.Bound(ctx, s)
 		_ = s.SetDeadline(time.Now().Add(5 * time.Second))
 		var b [1]byte
-		_, err = s.Write([]byte{modeEcho, 'x'})
+		_, err = s.Write([]byte{probe.ModeEcho, 'x'})
 		if err == nil {
 			_, err = io.ReadFull(s, b[:])
 		}
@@ -222,7 +189,7 @@ func pingPong(ctx context.Context, open opener, n int) (latency, error) {
 	defer s.Close()
 	defer probe.Bound(ctx, s)()
 	_ = s.SetDeadline(time.Now().Add(time.Duration(n)*10*time.Millisecond + 10*time.Second))
-	if _, err := s.Write([]byte{modeEcho}); err != nil {
+	if _, err := s.Write([]byte{probe.ModeEcho}); err != nil {
 		return latency{}, err
 	}
 	msg, back := make([]byte, 64), make([]byte, 64)

@@ -62,7 +62,7 @@ func firstByte(ctx context.Context, n *node, peer string) (time.Duration, error)
 	defer s.Close()
 	defer probe.Bound(ctx, s)()
 	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := s.Write([]byte{modeEcho, 'x'}); err != nil {
+	if _, err := s.Write([]byte{probe.ModeEcho, 'x'}); err != nil {
 		return 0, err
 	}
 	var b [1]byte

@@ -123,7 +123,7 @@ func (w *world) signalAddr() string {
 }
 
 // node is an in-process tunnel agent whose sockets live in a lab host's namespace, serving
-// every stream it accepts with serve.
+// every stream it accepts with probe.Serve.
 type node struct {
 	name  string
 	agent *tunnel.Agent
@@ -167,7 +167,7 @@ func (w *world) startAgent(host, name string) (*node, error) {
 			if err != nil {
 				return
 			}
-			wg.Go(func() { serve(s) })
+			wg.Go(func() { probe.Serve(s) })
 		}
 	})
 	var once sync.Once
